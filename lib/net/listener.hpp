@@ -1,0 +1,105 @@
+// Listening sockets: TCP (IPv4, IPv6, dual-stack), Unix domain, or an adopted descriptor.
+#pragma once
+
+#include "socket.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/types.h>
+
+namespace syncws::net {
+
+/// A listening socket with a blocking `accept()` that another thread can interrupt.
+///
+/// Waking up: `accept()` polls the listening socket *and* the read end of a self-pipe.
+/// `close()` writes one byte to the pipe and never reads it back, so the pipe stays readable
+/// forever after: an `accept()` already blocked wakes, and one that starts later returns at
+/// once. Nothing is closed under a blocked thread (the descriptors are closed only by the
+/// destructor), so there is no window where a descriptor number could be reused. The
+/// listening socket is non-blocking, so when several threads accept and one takes the
+/// connection, the others go back to waiting (EAGAIN) instead of blocking in accept().
+///
+/// Thread safety: `accept()` may be called from several threads at once; `close()` from any
+/// thread, any number of times. The destructor must run after every `accept()` returned.
+class Listener {
+public:
+    /// Default `listen()` backlog.
+    static constexpr int default_backlog = 128;
+
+    /// Listens on TCP `host`:`port`. An empty host or "::" listens on every address, IPv4
+    /// and IPv6 (one AF_INET6 socket with IPV6_V6ONLY off; IPv4 only if the kernel has no
+    /// IPv6); "0.0.0.0" on every IPv4 address; otherwise on the first resolved address that
+    /// binds ("localhost" may mean ::1 only: give 127.0.0.1 or :: to be sure). Port 0 picks a
+    /// free port: see `port()`. Sets SO_REUSEADDR, so a restarted server can bind while old
+    /// connections linger in TIME_WAIT.
+    /// Throws: `NetworkError` "cannot listen on host:port" (EADDRINUSE, EACCES, …) or a DNS
+    /// error.
+    static std::unique_ptr<Listener> tcp(std::string_view host, std::uint16_t port,
+                                         int backlog = default_backlog);
+
+    /// Listens on a Unix domain socket at `path`. A stale socket file (one nobody listens on)
+    /// is removed first; a live one is an error (EADDRINUSE), and so is a path that exists but
+    /// is not a socket. The file is removed again by `close()` or the destructor if it is
+    /// still the one this listener created.
+    /// Throws: `NetworkError`.
+    static std::unique_ptr<Listener> unix_socket(const std::string& path,
+                                                 int backlog = default_backlog);
+
+    /// Takes ownership of `fd`, a socket already bound and listening (from systemd socket
+    /// activation, a parent process, a test). Makes it non-blocking and close-on-exec: the
+    /// open file description is shared with whoever else holds it.
+    /// Throws: `NetworkError` (EINVAL if `fd` is not a listening stream socket).
+    static std::unique_ptr<Listener> adopt(int fd);
+
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+    ~Listener();
+
+    /// Waits for a connection and returns it as a blocking stream (TCP_NODELAY set for TCP).
+    /// Returns nullptr once `close()` was called (before or during the wait).
+    /// Connections that fail between the kernel's queue and accept (ECONNABORTED, and the
+    /// network errors accept(2) says to treat like EAGAIN) are skipped.
+    /// Throws: `NetworkError` (EMFILE/ENFILE when out of descriptors: the caller decides
+    /// whether to back off and retry).
+    std::unique_ptr<SocketStream> accept();
+
+    /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
+    /// file. Idempotent; never throws. The port stays bound until the destructor.
+    void close() noexcept;
+
+    /// True once `close()` was called.
+    bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+    /// The bound TCP port (the one the kernel picked for port 0); 0 for a Unix socket.
+    std::uint16_t port() const noexcept { return port_; }
+
+    /// The bound address: "127.0.0.1:8080", "[::]:8080", or the Unix socket path.
+    const std::string& local_address() const noexcept { return local_address_; }
+
+    /// The listening descriptor, still owned by this object.
+    int native_handle() const noexcept { return fd_.get(); }
+
+private:
+    Listener(FileDescriptor fd, bool is_unix);
+    void remove_socket_file() noexcept;
+
+    FileDescriptor fd_;
+    FileDescriptor wake_read_;
+    FileDescriptor wake_write_;
+    bool is_unix_ = false;
+    bool is_tcp_ = false;
+    std::uint16_t port_ = 0;
+    std::string local_address_;
+    // The Unix socket file we created, identified by device and inode so that we never
+    // remove a file someone else put at the same path after us.
+    std::string unix_path_;
+    dev_t unix_dev_ = 0;
+    ino_t unix_ino_ = 0;
+    std::once_flag unlink_once_;
+    std::atomic<bool> closed_{false};
+};
+
+} // namespace syncws::net

@@ -1,0 +1,86 @@
+// File descriptors and the socket-backed Stream shared by TCP and Unix sockets.
+#pragma once
+
+#include "stream.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+namespace syncws::net {
+
+/// Owns a file descriptor and closes it on destruction. Move-only.
+class FileDescriptor {
+public:
+    FileDescriptor() noexcept = default;
+    explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
+    FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+    FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() { reset(); }
+
+    int get() const noexcept { return fd_; }
+    bool valid() const noexcept { return fd_ >= 0; }
+    /// Gives up ownership and returns the descriptor.
+    int release() noexcept;
+    /// Closes the descriptor (if any) and takes `fd`.
+    void reset(int fd = -1) noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+/// A connected stream socket (TCP or Unix domain): the plain `Stream`.
+///
+/// The socket is in blocking mode; `abort()` uses `shutdown(SHUT_RDWR)`, which wakes a
+/// blocked `recv`/`send`/`poll` on Linux, and the descriptor is closed only by the destructor.
+/// Sends use `MSG_NOSIGNAL`, so a closed peer gives `EPIPE`, never `SIGPIPE`.
+///
+/// Thread safety: as `Stream` (one reader, one writer, `abort` from anywhere).
+class SocketStream final : public Stream {
+public:
+    /// Takes ownership of a connected socket `fd` (blocking mode, close-on-exec already set)
+    /// and records its addresses.
+    explicit SocketStream(FileDescriptor fd);
+    ~SocketStream() override = default;
+
+    std::size_t read_some(char* buf, std::size_t n) override;
+    void write_all(const char* data, std::size_t n) override;
+    void shutdown_write() override;
+    void abort() noexcept override;
+    bool wait_readable(Deadline deadline) override;
+    std::string local_address() const override { return local_address_; }
+    std::string remote_address() const override { return remote_address_; }
+
+    /// The socket's descriptor, still owned by this object.
+    int native_handle() const noexcept { return fd_.get(); }
+
+private:
+    FileDescriptor fd_;
+    std::string local_address_;
+    std::string remote_address_;
+    std::atomic<bool> aborted_{false};
+};
+
+namespace detail {
+
+/// Milliseconds left until `deadline`, rounded up, for `poll()`: -1 (forever) for
+/// `Deadline::max()`, 0 once passed, capped at INT_MAX.
+int poll_timeout_ms(Deadline deadline);
+
+/// Milliseconds elapsed since `start`, for error messages.
+long long elapsed_ms(Deadline start);
+
+/// Waits for `events` on `fd` until `deadline`; retries on EINTR. Returns the revents, or 0
+/// on timeout. Throws `NetworkError` if poll() fails.
+short poll_one(int fd, short events, Deadline deadline);
+
+/// Sets or clears O_NONBLOCK. Throws `NetworkError`.
+void set_nonblocking(int fd, bool nonblocking);
+
+/// Throws `NetworkError` for `errno_value` with message `what`.
+[[noreturn]] void throw_errno(int errno_value, const std::string& what);
+
+} // namespace detail
+} // namespace syncws::net

@@ -1,0 +1,652 @@
+#include "tls.hpp"
+
+#include "resolve.hpp"
+#include "socket.hpp"
+
+#include <syncws/errors.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <climits>
+#include <vector>
+
+namespace syncws::net {
+
+namespace {
+
+// The largest plaintext chunk encrypted under tls_mutex_ at once: bounds the lock hold time
+// and the ciphertext buffered before it is written.
+constexpr std::size_t write_chunk = std::size_t{64} * 1024;
+// A TLS record is at most 16 KiB of plaintext plus overhead (RFC 8446 §5.2).
+constexpr std::size_t read_chunk = std::size_t{16} * 1024 + 512;
+
+struct BioDeleter {
+    void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
+struct X509Deleter {
+    void operator()(X509* x) const noexcept { X509_free(x); }
+};
+struct PkeyDeleter {
+    void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
+};
+struct SslDeleter {
+    void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+// OpenSSL's error queue (per thread), drained into "reason; reason". Empty if it was empty.
+std::string drain_error_queue() {
+    std::string out;
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        if (!out.empty()) out += "; ";
+        const char* reason = ERR_reason_error_string(e);
+        if (reason != nullptr) {
+            out += reason;
+        } else {
+            char buf[256];
+            ERR_error_string_n(e, buf, sizeof buf);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+[[noreturn]] void throw_config_error(const std::string& what) {
+    std::string detail = drain_error_queue();
+    throw TlsError("TLS configuration: " + what + (detail.empty() ? "" : ": " + detail));
+}
+
+// Without this, OpenSSL asks for the pass phrase of an encrypted key on the terminal.
+int refuse_password(char*, int, int, void*) {
+    return -1;
+}
+
+BioPtr memory_bio(const std::string& pem) {
+    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    if (!bio) throw_config_error("out of memory");
+    return bio;
+}
+
+std::vector<X509Ptr> read_certificates(const std::string& pem, const char* field) {
+    BioPtr bio = memory_bio(pem);
+    std::vector<X509Ptr> certs;
+    while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, refuse_password, nullptr)) {
+        certs.emplace_back(x);
+    }
+    // The loop ends with a "no start line" error at the end of the text: expected.
+    ERR_clear_error();
+    if (certs.empty()) throw_config_error(std::string(field) + " holds no PEM certificate");
+    return certs;
+}
+
+void load_trust(SSL_CTX* ctx, const TlsOptions& o, TlsRole role) {
+    if (role == TlsRole::client && o.use_system_trust_store && !o.insecure_skip_verify) {
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            throw_config_error("cannot load the system trust store");
+        }
+    }
+    if (!o.ca_file.empty() || !o.ca_path.empty()) {
+        const char* file = o.ca_file.empty() ? nullptr : o.ca_file.c_str();
+        const char* path = o.ca_path.empty() ? nullptr : o.ca_path.c_str();
+        if (SSL_CTX_load_verify_locations(ctx, file, path) != 1) {
+            throw_config_error("cannot load CA certificates from " +
+                               (file != nullptr ? "ca_file " + o.ca_file : "ca_path " + o.ca_path));
+        }
+    }
+    if (!o.ca_pem.empty()) {
+        X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+        for (const X509Ptr& cert : read_certificates(o.ca_pem, "ca_pem")) {
+            if (X509_STORE_add_cert(store, cert.get()) != 1) {
+                throw_config_error("cannot add a ca_pem certificate to the trust store");
+            }
+        }
+    }
+}
+
+void load_own_certificate(SSL_CTX* ctx, const TlsOptions& o) {
+    if (!o.cert_file.empty() && !o.cert_pem.empty()) {
+        throw_config_error("set cert_file or cert_pem, not both");
+    }
+    if (!o.key_file.empty() && !o.key_pem.empty()) {
+        throw_config_error("set key_file or key_pem, not both");
+    }
+    bool has_cert = !o.cert_file.empty() || !o.cert_pem.empty();
+    bool has_key = !o.key_file.empty() || !o.key_pem.empty();
+    if (has_cert != has_key) {
+        throw_config_error(has_cert
+                               ? "a certificate needs its private key (key_file or key_pem)"
+                               : "a private key needs its certificate (cert_file or cert_pem)");
+    }
+    if (!has_cert) return;
+
+    if (!o.cert_file.empty()) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1) {
+            throw_config_error("cannot load cert_file " + o.cert_file);
+        }
+    } else {
+        std::vector<X509Ptr> chain = read_certificates(o.cert_pem, "cert_pem");
+        if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) {
+            throw_config_error("cannot use the cert_pem certificate");
+        }
+        for (std::size_t i = 1; i < chain.size(); ++i) {
+            if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) {
+                throw_config_error("cannot add a cert_pem chain certificate");
+            }
+        }
+    }
+    if (!o.key_file.empty()) {
+        if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+            throw_config_error("cannot load key_file " + o.key_file);
+        }
+    } else {
+        BioPtr bio = memory_bio(o.key_pem);
+        PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, refuse_password, nullptr));
+        if (!key) throw_config_error("key_pem holds no usable PEM private key");
+        if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+            throw_config_error("cannot use the key_pem private key");
+        }
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        throw_config_error("the private key does not match the certificate");
+    }
+}
+
+// Tells clients which CAs we accept, so that one holding several certificates picks the
+// right one (RFC 8446 §4.2.4, certificate_authorities).
+void set_client_ca_list(SSL_CTX* ctx, const TlsOptions& o) {
+    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+    if (names == nullptr) throw_config_error("out of memory");
+    if (!o.ca_file.empty()) SSL_add_file_cert_subjects_to_stack(names, o.ca_file.c_str());
+    if (!o.ca_pem.empty()) {
+        for (const X509Ptr& cert : read_certificates(o.ca_pem, "ca_pem")) {
+            X509_NAME* name = X509_NAME_dup(X509_get_subject_name(cert.get()));
+            if (name != nullptr && sk_X509_NAME_push(names, name) == 0) X509_NAME_free(name);
+        }
+    }
+    ERR_clear_error();
+    SSL_CTX_set_client_CA_list(ctx, names); // takes ownership
+}
+
+std::string x509_name(const X509_NAME* name) {
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || name == nullptr) return {};
+    X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    long length = BIO_get_mem_data(bio.get(), &data);
+    return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
+}
+
+// "DNS:a.example, IP:127.0.0.1" from the subjectAltName, or the subject if there is none:
+// what a reader needs to see why the host name did not match.
+std::string certificate_names(X509* cert) {
+    auto* names =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    std::string out;
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        std::string item;
+        if (name->type == GEN_DNS) {
+            const ASN1_STRING* s = name->d.dNSName;
+            item = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                        static_cast<std::size_t>(ASN1_STRING_length(s)));
+        } else if (name->type == GEN_IPADD) {
+            const ASN1_STRING* s = name->d.iPAddress;
+            char text[INET6_ADDRSTRLEN] = {};
+            int length = ASN1_STRING_length(s);
+            int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : AF_UNSPEC;
+            if (family != AF_UNSPEC) inet_ntop(family, ASN1_STRING_get0_data(s), text, sizeof text);
+            item = std::string("IP:") + text;
+        }
+        if (item.empty()) continue;
+        if (!out.empty()) out += ", ";
+        out += item;
+    }
+    GENERAL_NAMES_free(names);
+    return out.empty() ? x509_name(X509_get_subject_name(cert)) : out;
+}
+
+// What went wrong in an SSL call that failed with `ssl_error`, as readable as OpenSSL allows:
+// the verification result by name (with the certificate's names for a host mismatch), else
+// the reasons in the error queue (which names a received alert: "tlsv13 alert certificate
+// required"). Empties the queue.
+std::string describe_failure(SSL* ssl, int ssl_error, const std::string& verify_detail,
+                             const std::string& expected_name) {
+    unsigned long first = ERR_peek_error();
+    std::string queue = drain_error_queue();
+    long verify = SSL_get_verify_result(ssl);
+    // The verify result stays set after an insecure_skip_verify handshake: only a failure
+    // that verification caused is reported as one.
+    if (verify != X509_V_OK && ERR_GET_LIB(first) == ERR_LIB_SSL &&
+        ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        std::string out = "certificate verify failed: ";
+        out += X509_verify_cert_error_string(verify);
+        if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+            out += " (" + (verify_detail.empty() ? "" : verify_detail + "; ") + "expected " +
+                   expected_name + ")";
+        } else if (!verify_detail.empty()) {
+            out += " (" + verify_detail + ")";
+        }
+        return out;
+    }
+    if (!queue.empty()) return queue;
+    if (ssl_error == SSL_ERROR_SYSCALL) return "unexpected end of the TLS stream";
+    return "TLS error " + std::to_string(ssl_error);
+}
+
+// Records which certificate failed and why, while OpenSSL still has it: after a failed
+// handshake the peer certificate is gone. The SSL's app data points to the stream's
+// verify_detail_ string; runs inside SSL_do_handshake, under tls_mutex_.
+int record_verify_failure(int preverify_ok, X509_STORE_CTX* store) {
+    if (preverify_ok == 1) return 1;
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* detail = ssl == nullptr ? nullptr : static_cast<std::string*>(SSL_get_app_data(ssl));
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    if (detail != nullptr && detail->empty() && cert != nullptr) {
+        int error = X509_STORE_CTX_get_error(store);
+        if (error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+            *detail = "the certificate is for " + certificate_names(cert);
+        } else {
+            *detail = "certificate " + x509_name(X509_get_subject_name(cert));
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// TlsContext
+
+TlsContext::TlsContext(TlsRole role, const TlsOptions& options) : role_(role), options_(options) {
+    ERR_clear_error();
+    ctx_ = SSL_CTX_new(role == TlsRole::client ? TLS_client_method() : TLS_server_method());
+    if (ctx_ == nullptr) throw_config_error("cannot create an OpenSSL context");
+    try {
+        SSL_CTX_set_default_passwd_cb(ctx_, refuse_password);
+        int min = options.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+        SSL_CTX_set_min_proto_version(ctx_, min);
+        // Renegotiation would let the peer start a handshake in the middle of SSL_read,
+        // writing from the reader; compression invites CRIME.
+        uint64_t flags = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+        if (role == TlsRole::server) flags |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+        SSL_CTX_set_options(ctx_, flags);
+
+        load_trust(ctx_, options, role);
+        load_own_certificate(ctx_, options);
+
+        if (role == TlsRole::client) {
+            SSL_CTX_set_verify(
+                ctx_, options.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
+        } else {
+            if (options.cert_file.empty() && options.cert_pem.empty()) {
+                throw_config_error("a TLS server needs a certificate and its private key "
+                                   "(cert_file/key_file or cert_pem/key_pem)");
+            }
+            bool verify = options.verify_client_cert || options.require_client_cert;
+            if (verify) {
+                if (options.ca_file.empty() && options.ca_path.empty() && options.ca_pem.empty()) {
+                    throw_config_error("verifying client certificates needs a CA "
+                                       "(ca_file, ca_path or ca_pem)");
+                }
+                set_client_ca_list(ctx_, options);
+                int mode = SSL_VERIFY_PEER;
+                if (options.require_client_cert) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+                SSL_CTX_set_verify(ctx_, mode, nullptr);
+            } else {
+                SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+            }
+            // Resumed sessions must belong to this context (OpenSSL refuses to resume
+            // without one when client certificates are verified).
+            static constexpr unsigned char id[] = "syncws";
+            SSL_CTX_set_session_id_context(ctx_, id, sizeof id - 1);
+        }
+    } catch (...) {
+        SSL_CTX_free(ctx_);
+        throw;
+    }
+}
+
+TlsContext::~TlsContext() {
+    SSL_CTX_free(ctx_);
+}
+
+std::shared_ptr<TlsContext> TlsContext::client(const TlsOptions& options) {
+    return std::shared_ptr<TlsContext>(new TlsContext(TlsRole::client, options));
+}
+
+std::shared_ptr<TlsContext> TlsContext::server(const TlsOptions& options) {
+    return std::shared_ptr<TlsContext>(new TlsContext(TlsRole::server, options));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsStream: setup and handshake
+
+TlsStream::TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context,
+                     std::string peer_name)
+    : inner_(std::move(inner)), context_(std::move(context)), peer_name_(std::move(peer_name)),
+      read_buffer_(read_chunk, '\0') {
+    ERR_clear_error();
+    std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(context_->native_handle()));
+    BIO* rbio = BIO_new(BIO_s_mem());
+    BIO* wbio = BIO_new(BIO_s_mem());
+    if (!ssl || rbio == nullptr || wbio == nullptr) {
+        BIO_free(rbio);
+        BIO_free(wbio);
+        throw_config_error("cannot create a TLS connection");
+    }
+    // An empty input BIO means "wait for more", not end of stream.
+    BIO_set_mem_eof_return(rbio, -1);
+    SSL_set_bio(ssl.get(), rbio, wbio); // the SSL owns both from here
+    int mode = SSL_get_verify_mode(ssl.get());
+    if (mode != SSL_VERIFY_NONE) {
+        SSL_set_app_data(ssl.get(), &verify_detail_);
+        SSL_set_verify(ssl.get(), mode, record_verify_failure);
+    }
+    ssl_ = ssl.release();
+}
+
+TlsStream::~TlsStream() {
+    SSL_free(ssl_);
+}
+
+std::unique_ptr<TlsStream> TlsStream::client(std::unique_ptr<Stream> inner,
+                                             std::shared_ptr<const TlsContext> context,
+                                             std::string_view host, Deadline deadline) {
+    const TlsOptions& o = context->options();
+    std::string name(strip_brackets(o.server_name.empty() ? host : o.server_name));
+    std::unique_ptr<TlsStream> stream(new TlsStream(std::move(inner), std::move(context), name));
+    SSL* ssl = stream->ssl_;
+    SSL_set_connect_state(ssl);
+    bool ip = is_ip_literal(name);
+    // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName".
+    if (!name.empty() && !ip &&
+        SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(name.c_str())) != 1) {
+        throw_config_error("invalid server name \"" + name + "\"");
+    }
+    if (!o.insecure_skip_verify && o.verify_hostname) {
+        if (name.empty()) {
+            throw TlsError("TLS configuration: no host name to verify the certificate against "
+                           "(set server_name, or verify_hostname = false)");
+        }
+        int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str())
+                    : SSL_set1_host(ssl, name.c_str());
+        if (ok != 1) throw_config_error("cannot verify against host name \"" + name + "\"");
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    }
+    stream->handshake(deadline);
+    return stream;
+}
+
+std::unique_ptr<TlsStream> TlsStream::server(std::unique_ptr<Stream> inner,
+                                             std::shared_ptr<const TlsContext> context,
+                                             Deadline deadline) {
+    std::unique_ptr<TlsStream> stream(new TlsStream(std::move(inner), std::move(context), ""));
+    SSL_set_accept_state(stream->ssl_);
+    stream->handshake(deadline);
+    return stream;
+}
+
+std::string TlsStream::describe_peer() const {
+    std::string address = inner_->remote_address();
+    if (peer_name_.empty() || peer_name_ + ":" == address.substr(0, peer_name_.size() + 1)) {
+        return address;
+    }
+    return peer_name_ + " (" + address + ")";
+}
+
+void TlsStream::handshake(Deadline deadline) {
+    auto start = std::chrono::steady_clock::now();
+    std::string out;
+    for (;;) {
+        int result;
+        int error = SSL_ERROR_NONE;
+        std::string failure;
+        {
+            std::lock_guard<std::mutex> lock(tls_mutex_);
+            ERR_clear_error();
+            result = SSL_do_handshake(ssl_);
+            if (result != 1) {
+                error = SSL_get_error(ssl_, result);
+                if (error != SSL_ERROR_WANT_READ) {
+                    failure = describe_failure(ssl_, error, verify_detail_, peer_name_);
+                }
+            }
+            take_output_locked(out);
+        }
+        if (!out.empty()) {
+            // A fatal alert is sent before reporting; if the peer is already gone, the TLS
+            // failure is still the news.
+            try {
+                write_out(out);
+            } catch (const NetworkError&) {
+                if (failure.empty()) throw;
+            }
+        }
+        if (result == 1) return;
+        if (!failure.empty()) {
+            throw TlsError("TLS handshake with " + describe_peer() + " failed: " + failure);
+        }
+        // Only waits for the peer are bounded: each flight we write (a few kilobytes) fits in
+        // the socket's send buffer. The owner can still abort() from another thread.
+        if (!inner_->wait_readable(deadline)) {
+            throw Timeout("TLS handshake with " + describe_peer() + " timed out after " +
+                          std::to_string(detail::elapsed_ms(start)) + " ms");
+        }
+        if (!fill_from_inner()) {
+            throw TlsError("TLS handshake with " + describe_peer() +
+                           " failed: the connection was closed by the peer");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsStream: the reader's side
+
+bool TlsStream::fill_from_inner() {
+    std::size_t n = inner_->read_some(read_buffer_.data(), read_buffer_.size());
+    if (n == 0) return false;
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    // A memory BIO grows as needed: the write takes everything or fails for lack of memory.
+    if (BIO_write(SSL_get_rbio(ssl_), read_buffer_.data(), static_cast<int>(n)) !=
+        static_cast<int>(n)) {
+        throw TlsError("TLS: out of memory buffering received data");
+    }
+    return true;
+}
+
+TlsStream::Decrypted TlsStream::decrypt(char* buf, std::size_t n, std::size_t& got, bool peek) {
+    Decrypted status;
+    bool announce = false;
+    {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        ERR_clear_error();
+        int max = n > INT_MAX ? INT_MAX : static_cast<int>(n);
+        int r = peek ? SSL_peek(ssl_, buf, max) : SSL_read(ssl_, buf, max);
+        if (r > 0) {
+            got = static_cast<std::size_t>(r);
+            status = Decrypted::data;
+        } else {
+            int error = SSL_get_error(ssl_, r);
+            if (error == SSL_ERROR_ZERO_RETURN) {
+                status = Decrypted::eof;
+            } else if (error == SSL_ERROR_WANT_READ) {
+                status = Decrypted::want_read;
+            } else {
+                status = Decrypted::error;
+                reader_error_ = "TLS error on the connection with " + describe_peer() + ": " +
+                                describe_failure(ssl_, error, verify_detail_, peer_name_);
+            }
+        }
+        if (!output_announced_ && BIO_ctrl_pending(SSL_get_wbio(ssl_)) > 0) {
+            output_announced_ = true;
+            announce = static_cast<bool>(pending_output_handler_);
+        }
+    }
+    // Outside the lock: the handler takes the runtime's locks.
+    if (announce) pending_output_handler_();
+    return status;
+}
+
+std::size_t TlsStream::read_some(char* buf, std::size_t n) {
+    if (n == 0) return 0;
+    for (;;) {
+        if (!reader_error_.empty()) throw TlsError(reader_error_);
+        if (aborted_.load(std::memory_order_acquire)) return 0;
+        std::size_t got = 0;
+        switch (decrypt(buf, n, got, false)) {
+        case Decrypted::data:
+            return got;
+        case Decrypted::eof:
+            return 0;
+        case Decrypted::error:
+            throw TlsError(reader_error_);
+        case Decrypted::want_read:
+            break;
+        }
+        if (inner_eof_) return 0;
+        if (!fill_from_inner()) inner_eof_ = true;
+    }
+}
+
+bool TlsStream::wait_readable(Deadline deadline) {
+    for (;;) {
+        if (!reader_error_.empty() || inner_eof_ || aborted_.load(std::memory_order_acquire)) {
+            return true;
+        }
+        // SSL_peek processes the buffered records (tickets, alerts) without consuming data,
+        // so "readable" means plaintext, end or error is there, not just a partial record.
+        char byte;
+        std::size_t got = 0;
+        if (decrypt(&byte, 1, got, true) != Decrypted::want_read) return true;
+        if (!inner_->wait_readable(deadline)) return false;
+        if (!fill_from_inner()) inner_eof_ = true;
+    }
+}
+
+void TlsStream::set_pending_output_handler(std::function<void()> handler) {
+    pending_output_handler_ = std::move(handler);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsStream: the writer's side
+
+void TlsStream::take_output_locked(std::string& out) {
+    BIO* wbio = SSL_get_wbio(ssl_);
+    char* data = nullptr;
+    long length = BIO_get_mem_data(wbio, &data);
+    if (length > 0) {
+        out.append(data, static_cast<std::size_t>(length));
+        (void)BIO_reset(wbio);
+    }
+    output_announced_ = false;
+}
+
+void TlsStream::write_out(std::string& out) {
+    try {
+        inner_->write_all(out.data(), out.size());
+    } catch (...) {
+        out.clear();
+        throw;
+    }
+    out.clear();
+}
+
+void TlsStream::write_all(const char* data, std::size_t n) {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    do {
+        if (aborted_.load(std::memory_order_acquire)) {
+            detail::throw_errno(ECANCELED, "write to " + inner_->remote_address() + " aborted");
+        }
+        std::size_t chunk = n < write_chunk ? n : write_chunk;
+        std::string failure;
+        {
+            std::lock_guard<std::mutex> lock(tls_mutex_);
+            if (chunk > 0) {
+                ERR_clear_error();
+                int r = SSL_write(ssl_, data, static_cast<int>(chunk));
+                if (r <= 0) {
+                    failure =
+                        describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
+                }
+            }
+            // Output the reader left behind comes first: the BIO is one ordered queue.
+            take_output_locked(write_buffer_);
+        }
+        if (!write_buffer_.empty()) write_out(write_buffer_);
+        if (!failure.empty()) {
+            throw TlsError("TLS error writing to " + describe_peer() + ": " + failure);
+        }
+        data += chunk;
+        n -= chunk;
+    } while (n > 0);
+}
+
+void TlsStream::flush() {
+    write_all(nullptr, 0);
+}
+
+void TlsStream::shutdown_write() {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        ERR_clear_error();
+        // Sends close_notify (returns 0: the peer's has not arrived, reading goes on). After
+        // a fatal error OpenSSL refuses; the reader reports that error, so nothing to add.
+        SSL_shutdown(ssl_);
+        ERR_clear_error();
+        take_output_locked(write_buffer_);
+    }
+    if (!write_buffer_.empty()) write_out(write_buffer_);
+    inner_->shutdown_write();
+}
+
+void TlsStream::request_key_update() {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    std::string failure;
+    {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        ERR_clear_error();
+        // SSL_key_update only schedules the message; SSL_do_handshake writes it.
+        if (SSL_key_update(ssl_, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1) {
+            failure = describe_failure(ssl_, SSL_ERROR_SSL, verify_detail_, peer_name_);
+        }
+        take_output_locked(write_buffer_);
+    }
+    if (!write_buffer_.empty()) write_out(write_buffer_);
+    if (!failure.empty()) {
+        throw TlsError("TLS key update with " + describe_peer() + " failed: " + failure);
+    }
+}
+
+void TlsStream::abort() noexcept {
+    aborted_.store(true, std::memory_order_release);
+    inner_->abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsStream: observers
+
+std::string TlsStream::version() const {
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    return SSL_get_version(ssl_);
+}
+
+std::string TlsStream::peer_certificate_subject() const {
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    X509* cert = SSL_get0_peer_certificate(ssl_);
+    return cert == nullptr ? std::string() : x509_name(X509_get_subject_name(cert));
+}
+
+} // namespace syncws::net

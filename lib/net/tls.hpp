@@ -1,0 +1,160 @@
+// TLS over any Stream, with OpenSSL driven through memory BIOs (DESIGN.md, threading item 7).
+#pragma once
+
+#include "stream.hpp"
+
+#include <syncws/tls.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+// OpenSSL's own type names, declared so that this header does not pull in <openssl/ssl.h>.
+struct ssl_ctx_st;
+struct ssl_st;
+
+namespace syncws::net {
+
+/// Which end of the handshake a context serves.
+enum class TlsRole { client, server };
+
+/// An OpenSSL context (SSL_CTX) built from `TlsOptions`: trust store, our certificate and key,
+/// protocol versions, verification mode. Build one per client configuration or per server and
+/// share it between connections; there is no global context.
+///
+/// Thread safety: immutable once built; any number of connections on any threads may use it.
+class TlsContext {
+public:
+    /// A client context. Throws `TlsError` naming the option that could not be loaded.
+    static std::shared_ptr<TlsContext> client(const TlsOptions& options);
+    /// A server context; needs a certificate and key, and a CA when client certificates are
+    /// verified. Throws `TlsError`.
+    static std::shared_ptr<TlsContext> server(const TlsOptions& options);
+
+    TlsContext(const TlsContext&) = delete;
+    TlsContext& operator=(const TlsContext&) = delete;
+    ~TlsContext();
+
+    TlsRole role() const noexcept { return role_; }
+    const TlsOptions& options() const noexcept { return options_; }
+    /// The OpenSSL context, still owned by this object.
+    ssl_ctx_st* native_handle() const noexcept { return ctx_; }
+
+private:
+    TlsContext(TlsRole role, const TlsOptions& options);
+
+    TlsRole role_;
+    TlsOptions options_;
+    ssl_ctx_st* ctx_ = nullptr;
+};
+
+/// A TLS connection over an inner `Stream` (usually a `SocketStream`).
+///
+/// OpenSSL never touches the socket: it reads ciphertext from one memory BIO and writes to
+/// another. OpenSSL forbids SSL_read and SSL_write on one SSL from two threads at once
+/// (openssl/openssl#20446), so every call on the SSL object happens under `tls_mutex_`, held
+/// only for the CPU work, never across I/O on the inner stream:
+///
+/// - the reader reads ciphertext from the inner stream with no lock, then under `tls_mutex_`
+///   feeds it to OpenSSL and decrypts (SSL_read);
+/// - the writer, holding `write_mutex_`, encrypts under `tls_mutex_` (SSL_write), takes the
+///   ciphertext out of the memory BIO, and writes it to the inner stream after releasing
+///   `tls_mutex_`. `write_mutex_` keeps ciphertext records in the order they were produced
+///   even if `write_all`, `flush` and `shutdown_write` were called from different threads.
+/// - bytes OpenSSL produces while reading (alerts, the refusal of a renegotiation) stay in the
+///   memory BIO: the reader never writes, so it never blocks on a peer that does not read.
+///   They leave with the next write, or when the writer calls `flush()` after the
+///   pending-output handler woke it.
+///
+/// Lock order: `write_mutex_` → `tls_mutex_`. Both are leaves for the runtime.
+/// Renegotiation is refused (SSL_OP_NO_RENEGOTIATION).
+///
+/// Thread safety: as `Stream`: one reader, one writer, `abort` from any thread.
+class TlsStream final : public Stream {
+public:
+    /// Runs a client handshake over `inner` on the calling thread. `host` is the name or
+    /// address the caller connected to: sent as SNI (unless an IP address) and checked against
+    /// the certificate, unless the options say otherwise (`server_name`, `verify_hostname`,
+    /// `insecure_skip_verify`).
+    /// Throws: `TlsError` ("TLS handshake with <host> (<address>) failed: certificate verify
+    /// failed: hostname mismatch (…)", an alert from the server, …); `Timeout` when `deadline`
+    /// passes; `NetworkError` if the inner stream fails.
+    static std::unique_ptr<TlsStream> client(std::unique_ptr<Stream> inner,
+                                             std::shared_ptr<const TlsContext> context,
+                                             std::string_view host, Deadline deadline);
+
+    /// Runs a server handshake over `inner` on the calling thread. Throws like `client`.
+    static std::unique_ptr<TlsStream> server(std::unique_ptr<Stream> inner,
+                                             std::shared_ptr<const TlsContext> context,
+                                             Deadline deadline);
+
+    ~TlsStream() override;
+
+    /// Decrypts. Returns 0 after the peer's close_notify, and also when the inner stream ends
+    /// without one (a "ragged" EOF): WebSocket's own closing handshake detects truncation.
+    /// Throws: `TlsError` for a TLS failure or alert (the same error again on later calls);
+    /// `NetworkError` from the inner stream.
+    std::size_t read_some(char* buf, std::size_t n) override;
+    void write_all(const char* data, std::size_t n) override;
+    /// Sends close_notify, then half-closes the inner stream. Reading may go on.
+    void shutdown_write() override;
+    void abort() noexcept override;
+    bool wait_readable(Deadline deadline) override;
+    void flush() override;
+    void set_pending_output_handler(std::function<void()> handler) override;
+    std::string local_address() const override { return inner_->local_address(); }
+    std::string remote_address() const override { return inner_->remote_address(); }
+
+    /// The negotiated protocol: "TLSv1.2" or "TLSv1.3".
+    std::string version() const;
+    /// The peer certificate's subject ("CN=client,O=…"), or "" if it sent none.
+    std::string peer_certificate_subject() const;
+
+    /// TLS 1.3: updates our sending keys and asks the peer to update its own (RFC 8446
+    /// §4.6.3), for connections that carry a lot of data for a long time. The writer's side:
+    /// sends the KeyUpdate at once. Throws `TlsError` on TLS 1.2, or like `write_all`.
+    void request_key_update();
+
+    /// The OpenSSL connection, for diagnostics and tests. Not synchronized: touch it only
+    /// while no reader or writer runs.
+    ssl_st* native_handle() const noexcept { return ssl_; }
+
+private:
+    enum class Decrypted { data, eof, want_read, error };
+
+    TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context,
+              std::string peer_name);
+    void handshake(Deadline deadline);
+    Decrypted decrypt(char* buf, std::size_t n, std::size_t& got, bool peek);
+    bool fill_from_inner();
+    void take_output_locked(std::string& out);
+    void write_out(std::string& out);
+    std::string describe_peer() const;
+
+    std::unique_ptr<Stream> inner_;
+    std::shared_ptr<const TlsContext> context_;
+    std::string peer_name_; // the host name checked, for messages ("" on a server)
+    // Which certificate failed verification, and why, as the verify callback saw it; then
+    // only read. Guarded by tls_mutex_ (the callback runs inside SSL calls).
+    std::string verify_detail_;
+
+    mutable std::mutex tls_mutex_; // guards ssl_ and its two BIOs
+    ssl_st* ssl_ = nullptr;
+    bool output_announced_ = false; // guarded by tls_mutex_
+
+    std::mutex write_mutex_;   // the writer's side; taken before tls_mutex_
+    std::string write_buffer_; // guarded by write_mutex_
+
+    // The reader's own state: only the reading thread touches these.
+    std::string read_buffer_;
+    std::string reader_error_;
+    bool inner_eof_ = false;
+    std::function<void()> pending_output_handler_;
+
+    std::atomic<bool> aborted_{false};
+};
+
+} // namespace syncws::net

@@ -1,0 +1,326 @@
+// TCP and Unix stream sockets over loopback: connect, addresses, errors, concurrent reading
+// and writing, half-close, and abort() waking blocked threads.
+#include "listener.hpp"
+#include "net_test_util.hpp"
+#include "resolve.hpp"
+#include "socket.hpp"
+#include "tcp.hpp"
+#include "unix.hpp"
+
+#include <syncws/errors.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <filesystem>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace syncws::test {
+namespace {
+
+std::string temp_socket_path(const std::string& name) {
+    // sun_path is short (108 bytes): keep the directory short too.
+    return "/tmp/syncws_net_" + std::to_string(::getpid()) + "_" + name + ".sock";
+}
+
+// A port nobody listens on: bind one, then close it. Another process could take it in
+// between, which would make the test fail, not pass wrongly.
+std::uint16_t closed_port() {
+    return net::Listener::tcp("127.0.0.1", 0)->port();
+}
+
+TEST(TcpStream, Ipv4LoopbackEchoAndAddresses) {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    ASSERT_NE(listener->port(), 0);
+    auto client = net::connect_tcp("127.0.0.1", listener->port(), in(generous));
+    auto server = listener->accept();
+    ASSERT_TRUE(server);
+
+    std::string port = std::to_string(listener->port());
+    EXPECT_EQ(client->remote_address(), "127.0.0.1:" + port);
+    EXPECT_EQ(server->local_address(), "127.0.0.1:" + port);
+    EXPECT_EQ(server->remote_address(), client->local_address());
+    EXPECT_EQ(client->local_address().rfind("127.0.0.1:", 0), 0u) << client->local_address();
+
+    write_string(*client, "ping");
+    EXPECT_EQ(read_exactly(*server, 4), "ping");
+    write_string(*server, "pong!");
+    EXPECT_EQ(read_exactly(*client, 5), "pong!");
+}
+
+TEST(TcpStream, Ipv6LoopbackEchoAndAddresses) {
+    if (!have_ipv6_loopback()) GTEST_SKIP() << "::1 is not available here";
+    auto listener = net::Listener::tcp("::1", 0);
+    auto client = net::connect_tcp("::1", listener->port(), in(generous));
+    auto server = listener->accept();
+    ASSERT_TRUE(server);
+    EXPECT_EQ(client->remote_address(), "[::1]:" + std::to_string(listener->port()));
+    EXPECT_EQ(server->remote_address(), client->local_address());
+    write_string(*client, "six");
+    EXPECT_EQ(read_exactly(*server, 3), "six");
+
+    // A bracketed literal, as it appears in URIs, works too.
+    auto again = net::connect_tcp("[::1]", listener->port(), in(generous));
+    EXPECT_TRUE(listener->accept());
+}
+
+TEST(TcpStream, SocketsAreNodelayAndCloseOnExec) {
+    auto pair = tcp_pair();
+    for (int fd : {pair.client->native_handle(), pair.server->native_handle()}) {
+        int value = 0;
+        socklen_t length = sizeof value;
+        ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &length), 0);
+        EXPECT_NE(value, 0);
+        EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+        // Back in blocking mode after the non-blocking connect.
+        EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    }
+}
+
+TEST(TcpConnect, ResolvesLocalhost) {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    // "localhost" may resolve to ::1 first, where nobody listens: the next address is tried.
+    auto client = net::connect_tcp("localhost", listener->port(), in(generous));
+    auto server = listener->accept();
+    ASSERT_TRUE(server);
+    EXPECT_EQ(client->remote_address(), "127.0.0.1:" + std::to_string(listener->port()));
+}
+
+TEST(TcpConnect, RefusedNamesHostPortAndErrno) {
+    std::uint16_t port = closed_port();
+    try {
+        net::connect_tcp("127.0.0.1", port, in(generous));
+        FAIL() << "connected to a closed port";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::connection_refused);
+        EXPECT_TRUE(contains(e.what(), "cannot connect to 127.0.0.1:" + std::to_string(port)));
+        EXPECT_TRUE(contains(e.what(), "Connection refused"));
+    }
+}
+
+TEST(TcpConnect, RefusedOnEveryAddressListsThemAll) {
+    std::uint16_t port = closed_port();
+    auto endpoints = net::resolve("localhost", port);
+    try {
+        net::connect_tcp("localhost", port, in(generous));
+        FAIL() << "connected to a closed port";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::connection_refused);
+        EXPECT_TRUE(contains(e.what(), "cannot connect to localhost:" + std::to_string(port)));
+        if (endpoints.size() > 1) {
+            EXPECT_TRUE(contains(e.what(), "tried "));
+        }
+    }
+}
+
+TEST(TcpConnect, ExpiredDeadlineIsTimeout) {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    auto past = std::chrono::steady_clock::now() - 1ms;
+    try {
+        net::connect_tcp("127.0.0.1", listener->port(), past);
+        FAIL() << "connected after the deadline";
+    } catch (const Timeout& e) {
+        EXPECT_TRUE(contains(e.what(), "timed out connecting to 127.0.0.1:" +
+                                           std::to_string(listener->port()) + " after "));
+        EXPECT_TRUE(contains(e.what(), " ms"));
+    }
+}
+
+TEST(TcpConnect, TimesOutWhenTheBacklogIsFull) {
+    // A listener that never accepts, with the smallest backlog: once its queue is full the
+    // kernel drops further SYNs, so a connect hangs until the deadline. Only loopback is
+    // used; the number of connections the queue holds depends on the kernel.
+    auto listener = net::Listener::tcp("127.0.0.1", 0, 0);
+    std::vector<std::unique_ptr<net::SocketStream>> queued;
+    for (int i = 0; i < 64; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        try {
+            queued.push_back(net::connect_tcp("127.0.0.1", listener->port(), in(300ms)));
+        } catch (const Timeout& e) {
+            EXPECT_GE(std::chrono::steady_clock::now() - start, 290ms);
+            EXPECT_TRUE(contains(e.what(), "timed out connecting to 127.0.0.1:"));
+            return;
+        }
+    }
+    GTEST_SKIP() << "this kernel completed 64 connections to a full backlog";
+}
+
+TEST(TcpConnect, DnsFailureSaysSo) {
+    // An empty label: the resolver rejects the name without sending a query.
+    try {
+        net::connect_tcp("bad..name", 80, in(generous));
+        FAIL() << "resolved an invalid name";
+    } catch (const NetworkError& e) {
+        EXPECT_TRUE(contains(e.what(), "DNS lookup failed for bad..name: "));
+    }
+}
+
+TEST(Resolve, LiteralsAndFormatting) {
+    EXPECT_TRUE(net::is_ip_literal("127.0.0.1"));
+    EXPECT_TRUE(net::is_ip_literal("::1"));
+    EXPECT_TRUE(net::is_ip_literal("[::1]"));
+    EXPECT_FALSE(net::is_ip_literal("localhost"));
+    EXPECT_FALSE(net::is_ip_literal("1.2.3"));
+    EXPECT_EQ(net::host_port("::1", 80), "[::1]:80");
+    EXPECT_EQ(net::host_port("[::1]", 80), "[::1]:80");
+    EXPECT_EQ(net::host_port("example.com", 443), "example.com:443");
+    auto v4 = net::resolve("127.0.0.1", 8080);
+    ASSERT_EQ(v4.size(), 1u);
+    EXPECT_EQ(v4[0].to_string(), "127.0.0.1:8080");
+    auto v6 = net::resolve("[::1]", 8080);
+    ASSERT_EQ(v6.size(), 1u);
+    EXPECT_EQ(v6[0].to_string(), "[::1]:8080");
+}
+
+TEST(TcpStream, OneMiBEachWayWhileReadingAndWritingOnTwoThreads) {
+    auto pair = tcp_pair();
+    exchange_both_ways(*pair.client, *pair.server);
+}
+
+TEST(TcpStream, ShutdownWriteGivesPeerEofAndKeepsReading) {
+    auto pair = tcp_pair();
+    write_string(*pair.client, "last words");
+    pair.client->shutdown_write();
+    EXPECT_EQ(read_to_end(*pair.server), "last words");
+    // Half-closed: the other direction still works.
+    write_string(*pair.server, "reply");
+    pair.server->shutdown_write();
+    EXPECT_EQ(read_to_end(*pair.client), "reply");
+}
+
+TEST(TcpStream, AbortWakesABlockedRead) {
+    auto pair = tcp_pair();
+    auto reader = run_async([&] {
+        char buf[16];
+        return pair.server->read_some(buf, sizeof buf);
+    });
+    // Whether the reader is already blocked or not yet, it must end with 0.
+    pair.server->abort();
+    ASSERT_TRUE(finishes(reader));
+    EXPECT_EQ(reader.get(), 0u);
+    char buf[1];
+    EXPECT_EQ(pair.server->read_some(buf, 1), 0u) << "reads after abort() return 0";
+    pair.server->abort(); // idempotent
+}
+
+TEST(TcpStream, AbortWakesABlockedWrite) {
+    auto pair = tcp_pair();
+    // The peer never reads: after a few megabytes of socket buffers the write blocks.
+    auto writer = run_async([&] {
+        std::string chunk(1 << 20, 'x');
+        for (;;)
+            pair.server->write_all(chunk.data(), chunk.size());
+    });
+    pair.server->abort();
+    ASSERT_TRUE(finishes(writer));
+    try {
+        writer.get();
+        FAIL() << "the write loop ended without an error";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::operation_canceled) << e.what();
+    }
+}
+
+TEST(TcpStream, AbortWakesWaitReadable) {
+    auto pair = tcp_pair();
+    auto waiter = run_async([&] { return pair.server->wait_readable(net::Deadline::max()); });
+    pair.server->abort();
+    ASSERT_TRUE(finishes(waiter));
+    EXPECT_TRUE(waiter.get());
+}
+
+TEST(TcpStream, WaitReadableHonoursTheDeadline) {
+    auto pair = tcp_pair();
+    EXPECT_FALSE(pair.server->wait_readable(in(20ms)));
+    write_string(*pair.client, "x");
+    EXPECT_TRUE(pair.server->wait_readable(in(generous)));
+}
+
+TEST(TcpStream, ResetByPeerIsNetworkError) {
+    auto pair = tcp_pair();
+    // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+    linger reset{1, 0};
+    ASSERT_EQ(
+        ::setsockopt(pair.server->native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    pair.server.reset();
+    try {
+        char buf[8];
+        std::size_t n = pair.client->read_some(buf, sizeof buf);
+        // gVisor and some kernels report the reset as EOF on the first read; a write then
+        // fails.
+        EXPECT_EQ(n, 0u);
+        for (int i = 0; i < 100; ++i)
+            write_string(*pair.client, "are you there?");
+        FAIL() << "writes to a reset connection succeeded";
+    } catch (const NetworkError& e) {
+        EXPECT_TRUE(contains(e.what(), "127.0.0.1:"));
+    }
+}
+
+TEST(UnixStream, EchoBothWaysAndAddresses) {
+    std::string path = temp_socket_path("echo");
+    auto listener = net::Listener::unix_socket(path);
+    EXPECT_EQ(listener->local_address(), path);
+    EXPECT_EQ(listener->port(), 0);
+    auto client = net::connect_unix(path, in(generous));
+    auto server = listener->accept();
+    ASSERT_TRUE(server);
+    EXPECT_EQ(client->remote_address(), path);
+    EXPECT_EQ(server->local_address(), path);
+    EXPECT_EQ(client->local_address(), ""); // an unnamed client socket
+
+    write_string(*client, "over unix");
+    EXPECT_EQ(read_exactly(*server, 9), "over unix");
+    exchange_both_ways(*client, *server);
+    server->shutdown_write();
+    EXPECT_EQ(read_to_end(*client), "");
+}
+
+TEST(UnixStream, AbortWakesABlockedRead) {
+    std::string path = temp_socket_path("abort");
+    auto listener = net::Listener::unix_socket(path);
+    auto client = net::connect_unix(path, in(generous));
+    auto server = listener->accept();
+    auto reader = run_async([&] {
+        char buf[16];
+        return client->read_some(buf, sizeof buf);
+    });
+    client->abort();
+    ASSERT_TRUE(finishes(reader));
+    EXPECT_EQ(reader.get(), 0u);
+}
+
+TEST(UnixConnect, MissingPathIsNetworkError) {
+    std::string path = temp_socket_path("missing");
+    try {
+        net::connect_unix(path, in(generous));
+        FAIL() << "connected to nothing";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+        EXPECT_TRUE(contains(e.what(), "cannot connect to " + path));
+    }
+}
+
+TEST(UnixConnect, TooLongPathIsNetworkError) {
+    std::string path = "/tmp/" + std::string(200, 'x');
+    try {
+        net::connect_unix(path, in(generous));
+        FAIL() << "accepted a path longer than sun_path";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::filename_too_long);
+    }
+}
+
+TEST(UnixConnect, ExpiredDeadlineIsTimeout) {
+    std::string path = temp_socket_path("deadline");
+    auto listener = net::Listener::unix_socket(path);
+    EXPECT_THROW(net::connect_unix(path, std::chrono::steady_clock::now() - 1ms), Timeout);
+}
+
+} // namespace
+} // namespace syncws::test
