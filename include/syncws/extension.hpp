@@ -37,10 +37,14 @@ struct ExtensionOffer {
 };
 
 /// Parses a `Sec-WebSocket-Extensions` value (RFC 6455 §9.1 grammar; quoted-string values
-/// are unquoted). Throws `InvalidHeader` on malformed input.
+/// are unquoted and must then be tokens). Whitespace may surround the separators; empty
+/// list elements are skipped, so an empty value gives no offers.
+/// Throws `InvalidHeader` on malformed input; `what()` gives the offset of the problem.
 std::vector<ExtensionOffer> parse_extension_header(std::string_view value);
 
-/// Serializes extension offers as a `Sec-WebSocket-Extensions` value.
+/// Serializes extension offers as a `Sec-WebSocket-Extensions` value:
+/// `name; param; param=value, name2`. Throws `std::invalid_argument` if a name or value
+/// is not a token (RFC 6455 §9.1 allows nothing else).
 std::string serialize_extension_header(const std::vector<ExtensionOffer>& offers);
 
 /// A negotiated extension, active on one connection.

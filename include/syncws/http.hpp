@@ -24,7 +24,8 @@ public:
 
     /// Appends a field, keeping any with the same name.
     void add(std::string name, std::string value);
-    /// Replaces every field named `name` with one field (appended if there was none).
+    /// Replaces every field named `name` with one field, spelled `name`, in the place of
+    /// the first (appended if there was none).
     void set(std::string_view name, std::string value);
     /// Removes every field named `name`; returns how many were removed.
     std::size_t remove(std::string_view name);
@@ -62,7 +63,11 @@ struct Request {
     Headers headers;
     std::string body;
 
-    /// The request head and body as bytes on the wire.
+    /// The request head and body as bytes on the wire. Adds `Content-Length` when there is
+    /// a body and the headers have none.
+    /// Throws `std::invalid_argument` for a method or header name that is not a token, a
+    /// target with a space or control character, a header value with CR, LF or NUL (no
+    /// header injection), or a `Content-Length` that does not match the body.
     std::string serialize() const;
 };
 
@@ -75,8 +80,13 @@ struct Response {
     Headers headers;
     std::string body;
 
-    /// The response head and body as bytes on the wire. Adds `Content-Length` when the
-    /// status allows a body and the headers have none.
+    /// The response head and body as bytes on the wire. Adds `Content-Length` (even 0)
+    /// when the status allows a body and the headers have neither `Content-Length` nor
+    /// `Transfer-Encoding`, so the client never has to wait for the end of the connection.
+    /// Throws `std::invalid_argument` for a status outside 100–599, a reason phrase with
+    /// control characters, a header name that is not a token, a header value with CR, LF or
+    /// NUL (no header injection), a body on a 1xx/204/304 response, a `Content-Length` that
+    /// does not match the body, or both `Content-Length` and `Transfer-Encoding`.
     std::string serialize() const;
 };
 
@@ -85,7 +95,8 @@ std::string_view reason_phrase(int status) noexcept;
 
 /// Limits on a received HTTP head, so a peer cannot exhaust memory (DESIGN: defaults).
 struct HttpLimits {
-    /// Longest request/status line or header line, CRLF excluded. Beyond it: 431 / 400.
+    /// Longest request/status line or header line, CRLF excluded. Beyond it: 414 for a
+    /// request line (RFC 9112 §3), 431 for a header line.
     std::size_t max_line = 8192;
     /// Most header fields. Beyond it: 431.
     std::size_t max_headers = 128;

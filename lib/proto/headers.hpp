@@ -8,6 +8,8 @@
 
 namespace syncws::detail {
 
+/// True for an RFC 9110 tchar, the characters of a token.
+bool is_tchar(char c) noexcept;
 /// True for an RFC 9110 token (tchar+).
 bool is_token(std::string_view text) noexcept;
 /// ASCII case-insensitive comparison.
