@@ -27,6 +27,10 @@
 
 namespace syncws {
 
+namespace detail {
+struct FrameHeader;
+}
+
 /// Which end of the connection an engine plays.
 enum class Side { client, server };
 
@@ -103,8 +107,8 @@ public:
     void send_close();
     void send_close(std::uint16_t code, std::string_view reason = {});
 
-    /// Sends a ping (RFC 6455 §5.5.2). Allowed while OPEN or CLOSING (before our close).
-    /// Throws `InvalidState` otherwise; `std::invalid_argument` beyond 125 bytes.
+    /// Sends a ping (RFC 6455 §5.5.2).
+    /// Throws `InvalidState` unless OPEN; `std::invalid_argument` beyond 125 bytes.
     void send_ping(BytesView data);
     /// Sends an unsolicited pong (RFC 6455 §5.5.3). Same rules as `send_ping`.
     void send_pong(BytesView data);
@@ -121,6 +125,8 @@ public:
     void take_output(Bytes& out);
     /// True if `take_output` would hand over bytes.
     bool has_output() const noexcept;
+    /// How many bytes `take_output` would hand over (for write backpressure).
+    std::size_t output_size() const noexcept;
     /// True once every byte has been handed out and the TCP connection should be
     /// half-closed (shutdown of the write side). Stays true.
     bool eof_to_send() const noexcept;
@@ -160,14 +166,31 @@ protected:
 
     void emit(Event event);
     void write(std::string_view bytes);
+    /// The server parsed a request: hold further input until `send_response`.
+    void handshake_parsed();
+    /// Processes input held since `handshake_parsed` (frames that followed the request).
+    void resume_input();
     /// Handshake succeeded: OPEN, with what was negotiated.
     void handshake_succeeded(std::string subprotocol,
                              std::vector<std::unique_ptr<Extension>> extensions);
     /// Handshake failed: CLOSED, error recorded, input discarded, EOF queued.
     void handshake_failed(std::exception_ptr error);
-    void fill_random(unsigned char* out, std::size_t size);
+    /// Records why the handshake is being refused, before the response is sent.
+    void set_handshake_error(std::exception_ptr error);
 
 private:
+    void process_input();
+    std::size_t receive_frames(std::string_view input);
+    bool start_frame(const detail::FrameHeader& header);
+    void finish_frame();
+    void receive_data_frame(Frame frame);
+    void receive_close(Frame frame);
+    void fail_on_peer(std::uint16_t code, const std::string& why);
+    void send_frame(Opcode opcode, bool fin, std::uint8_t rsv, std::string_view payload);
+    void send_data(Opcode opcode, BytesView data, bool fin, bool compress);
+    void send_close_frame(Close close);
+    void send_control(Opcode opcode, BytesView data);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
