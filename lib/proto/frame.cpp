@@ -34,7 +34,7 @@ std::string_view close_code_name(std::uint16_t code) noexcept {
     case CloseCode::bad_gateway: return "bad gateway";
     case CloseCode::tls_handshake: return "TLS handshake failure [internal]";
     }
-    if (code >= 3000 && code < 4000) return "registered";
+    if (code >= 3000 && code < 4000) return "application";
     if (code >= 4000 && code < 5000) return "private use";
     return "unknown";
 }

@@ -319,7 +319,7 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
         const std::uint64_t so_far = opcode == Opcode::continuation ? s.message_raw_size : 0;
         if (s.options.max_size && h.payload_length > *s.options.max_size - so_far) {
             fail_on_peer(code(CloseCode::message_too_big),
-                         "message of more than " + std::to_string(so_far + h.payload_length) +
+                         "message of at least " + std::to_string(so_far + h.payload_length) +
                              " bytes exceeds the limit of " +
                              std::to_string(*s.options.max_size) + " bytes");
             return false;
@@ -562,17 +562,19 @@ void Protocol::fail(std::uint16_t close_code, std::string_view reason) {
     if (s.state == State::closed) return;
     // RFC 6455 §7.1.7: send a close frame if the connection is open, then stop processing
     // input. 1006 means "no close frame" and is never sent.
-    if (s.state == State::open && close_code != code(CloseCode::abnormal_closure)) {
+    const bool drop = close_code == code(CloseCode::abnormal_closure);
+    if (s.state == State::open && !drop) {
         Close close{close_code, std::string(truncate_utf8(reason, 123))};
         if (!is_valid_close_code(close.code)) close.code = code(CloseCode::internal_error);
         send_frame(Opcode::close, true, 0, close.serialize());
         s.close_sent = std::move(close);
-        s.state = State::closing;
     }
+    if (s.state == State::open) s.state = State::closing;
     if (s.state == State::connecting) s.state = State::closed;
     // A server closes TCP at once; a client waits for the server to close it, so that the
-    // server, not the client, keeps the TIME_WAIT (RFC 6455 §7.1.1).
-    if (s.side == Side::server || s.state == State::closed) s.eof_queued = true;
+    // server, not the client, keeps the TIME_WAIT (RFC 6455 §7.1.1). Dropping the
+    // connection (1006) closes it from either side: there is no close frame to wait on.
+    if (s.side == Side::server || s.state == State::closed || drop) s.eof_queued = true;
     s.discarding = true;
     s.frame_pending = false;
 }

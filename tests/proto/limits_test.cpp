@@ -54,7 +54,7 @@ TEST_P(Limits, FailsOnTheHeaderOfAnOversizedFrame) {
         // The header is what this test means it to be (and agrees with the frame builder).
         ASSERT_EQ(header, in(opcode, std::string(limit + 1, 'a')).substr(0, header.size()));
         expect_every_way(maker(test_options(limit)), header,
-                         failure(message_too_big, "message of more than 1001 bytes exceeds the "
+                         failure(message_too_big, "message of at least 1001 bytes exceeds the "
                                                   "limit of 1000 bytes"));
         // A far larger announcement, in a 64-bit length field.
         expect_every_way(maker(test_options(limit)),
@@ -100,7 +100,7 @@ TEST_P(Limits, FailsAtTheFragmentThatCrossesMaxSize) {
                                        make_frame(Opcode::continuation, b, false)};
     const std::string start = in(Opcode::binary, a, false) + in(Opcode::continuation, b, false);
     expect_every_way(maker(test_options(limit)), start + in(Opcode::continuation, c),
-                     failure(message_too_big, "message of more than 1001 bytes", before));
+                     failure(message_too_big, "message of at least 1001 bytes", before));
     // Its header alone is enough.
     expect_every_way(maker(test_options(limit)),
                      start + header_announcing(Opcode::continuation, 101),
@@ -176,7 +176,7 @@ TEST_P(Limits, RecordsAPayloadTooBigWithAReadableMessage) {
         std::rethrow_exception(p->protocol_error());
     } catch (const PayloadTooBig& e) {
         EXPECT_EQ(e.close_code(), 1009);
-        EXPECT_STREQ(e.what(), "message of more than 4096 bytes exceeds the limit of 1000 bytes");
+        EXPECT_STREQ(e.what(), "message of at least 4096 bytes exceeds the limit of 1000 bytes");
     } catch (...) {
         FAIL() << "protocol_error() is not a PayloadTooBig";
     }
@@ -194,7 +194,7 @@ TEST_P(Limits, RecordsAPayloadTooBigWithAReadableMessage) {
     // And the peer reads the same explanation in the close frame.
     ASSERT_TRUE(p->close_sent().has_value());
     EXPECT_EQ(p->close_sent()->reason,
-              "message of more than 4096 bytes exceeds the limit of 1000 bytes");
+              "message of at least 4096 bytes exceeds the limit of 1000 bytes");
 }
 
 TEST_P(Limits, ProtocolErrorCarriesItsCloseCode) {
