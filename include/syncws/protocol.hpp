@@ -53,7 +53,8 @@ RandomSource default_random_source();
 /// Options common to both sides.
 struct ProtocolOptions {
     /// Largest message (after decompression), in bytes. Checked from each frame header
-    /// before its payload is buffered; beyond it the connection fails with 1009.
+    /// before its payload is buffered (a compressed message may take 1/64 more on the
+    /// wire), and again while inflating; beyond it the connection fails with 1009.
     /// `std::nullopt` means no limit.
     std::optional<std::size_t> max_size = 1024 * 1024;
     /// Source of mask keys and handshake keys; empty means `default_random_source()`.

@@ -1,15 +1,14 @@
 // The engine core: framing (RFC 6455 §5), the closing handshake (§7) and the states of
 // the connection. Subclasses add only the opening handshake (§4).
+#include "frame_codec.hpp"
+#include "utf8.hpp"
+
+#include <syncws/errors.hpp>
 #include <syncws/protocol.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <stdexcept>
-
-#include <syncws/errors.hpp>
-
-#include "frame_codec.hpp"
-#include "utf8.hpp"
 
 namespace syncws {
 
@@ -17,10 +16,22 @@ namespace {
 
 constexpr std::size_t max_control_payload = 125;
 
-constexpr std::uint16_t code(CloseCode c) { return static_cast<std::uint16_t>(c); }
+constexpr std::uint16_t code(CloseCode c) {
+    return static_cast<std::uint16_t>(c);
+}
 
 bool is_known_opcode(std::uint8_t op) {
     return op <= 0x2 || (op >= 0x8 && op <= 0xA);
+}
+
+// The most bytes a message may take on the wire. max_size limits the decoded message, and
+// a compressed message of incompressible data is slightly larger than its content (stored
+// blocks and flush markers), so compressed messages get 1/64 of slack: buffering stays
+// bounded, and what max_size admits once decoded is not refused for its wire size. The
+// decoded size is checked again while inflating.
+std::uint64_t raw_limit(std::size_t max_size, bool compressed) {
+    if (!compressed) return max_size;
+    return std::uint64_t{max_size} + max_size / 64 + 1024;
 }
 
 // Cuts `reason` to at most `limit` bytes without splitting a UTF-8 sequence, so a close
@@ -28,15 +39,15 @@ bool is_known_opcode(std::uint8_t op) {
 std::string_view truncate_utf8(std::string_view reason, std::size_t limit) {
     if (reason.size() <= limit) return reason;
     std::size_t end = limit;
-    while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+    while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80)
+        --end;
     return reason.substr(0, end);
 }
 
 } // namespace
 
 struct Protocol::Impl {
-    Impl(Side s, State st, ProtocolOptions opts)
-        : side(s), state(st), options(std::move(opts)) {
+    Impl(Side s, State st, ProtocolOptions opts) : side(s), state(st), options(std::move(opts)) {
         if (!options.random) options.random = default_random_source();
     }
 
@@ -78,6 +89,7 @@ struct Protocol::Impl {
     bool receiving_message = false;
     bool message_is_text = false;
     bool message_validated_raw = false; // UTF-8 checked as raw bytes arrive
+    bool message_compressed = false;
     std::uint64_t message_raw_size = 0;
     std::uint64_t message_decoded_size = 0;
     detail::Utf8Validator utf8;
@@ -101,12 +113,18 @@ Protocol::~Protocol() = default;
 
 // ----- observers ------------------------------------------------------------------------
 
-Side Protocol::side() const noexcept { return impl_->side; }
-State Protocol::state() const noexcept { return impl_->state; }
+Side Protocol::side() const noexcept {
+    return impl_->side;
+}
+State Protocol::state() const noexcept {
+    return impl_->state;
+}
 const std::optional<Close>& Protocol::close_received() const noexcept {
     return impl_->close_received;
 }
-const std::optional<Close>& Protocol::close_sent() const noexcept { return impl_->close_sent; }
+const std::optional<Close>& Protocol::close_sent() const noexcept {
+    return impl_->close_sent;
+}
 bool Protocol::close_received_then_sent() const noexcept {
     return impl_->close_received_then_sent;
 }
@@ -114,13 +132,21 @@ std::uint16_t Protocol::close_code() const noexcept {
     if (impl_->close_received) return impl_->close_received->code;
     return code(CloseCode::abnormal_closure);
 }
-std::exception_ptr Protocol::handshake_error() const noexcept { return impl_->handshake_error; }
-std::exception_ptr Protocol::protocol_error() const noexcept { return impl_->protocol_error; }
-const std::string& Protocol::subprotocol() const noexcept { return impl_->subprotocol; }
+std::exception_ptr Protocol::handshake_error() const noexcept {
+    return impl_->handshake_error;
+}
+std::exception_ptr Protocol::protocol_error() const noexcept {
+    return impl_->protocol_error;
+}
+const std::string& Protocol::subprotocol() const noexcept {
+    return impl_->subprotocol;
+}
 const std::vector<std::unique_ptr<Extension>>& Protocol::extensions() const noexcept {
     return impl_->extensions;
 }
-const ProtocolOptions& Protocol::options() const noexcept { return impl_->options; }
+const ProtocolOptions& Protocol::options() const noexcept {
+    return impl_->options;
+}
 
 // ----- output ---------------------------------------------------------------------------
 
@@ -128,9 +154,15 @@ void Protocol::take_output(Bytes& out) {
     out.clear();
     out.swap(impl_->out);
 }
-bool Protocol::has_output() const noexcept { return !impl_->out.empty(); }
-std::size_t Protocol::output_size() const noexcept { return impl_->out.size(); }
-bool Protocol::eof_to_send() const noexcept { return impl_->eof_queued && impl_->out.empty(); }
+bool Protocol::has_output() const noexcept {
+    return !impl_->out.empty();
+}
+std::size_t Protocol::output_size() const noexcept {
+    return impl_->out.size();
+}
+bool Protocol::eof_to_send() const noexcept {
+    return impl_->eof_queued && impl_->out.empty();
+}
 
 bool Protocol::close_expected() const noexcept {
     // We expect the peer to close TCP once we sent a close frame (or failed the
@@ -151,7 +183,9 @@ std::optional<Event> Protocol::next_event() {
 
 // ----- helpers for subclasses -----------------------------------------------------------
 
-void Protocol::emit(Event event) { impl_->events.push_back(std::move(event)); }
+void Protocol::emit(Event event) {
+    impl_->events.push_back(std::move(event));
+}
 
 void Protocol::write(std::string_view bytes) {
     if (impl_->eof_queued) throw InvalidState("cannot write after the end of the stream");
@@ -169,7 +203,8 @@ void Protocol::handshake_succeeded(std::string subprotocol,
     s.subprotocol = std::move(subprotocol);
     s.extensions = std::move(extensions);
     s.extension_rsv = 0;
-    for (const auto& ext : s.extensions) s.extension_rsv |= ext->rsv_bits();
+    for (const auto& ext : s.extensions)
+        s.extension_rsv |= ext->rsv_bits();
 }
 
 void Protocol::resume_input() {
@@ -227,7 +262,9 @@ void Protocol::process_input() {
     }
 }
 
-void Protocol::handshake_parsed() { impl_->handshake_parsed = true; }
+void Protocol::handshake_parsed() {
+    impl_->handshake_parsed = true;
+}
 
 std::size_t Protocol::receive_frames(std::string_view input) {
     Impl& s = *impl_;
@@ -316,12 +353,15 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
         return false;
     }
     if (!is_control(opcode)) {
-        const std::uint64_t so_far = opcode == Opcode::continuation ? s.message_raw_size : 0;
-        if (s.options.max_size && h.payload_length > *s.options.max_size - so_far) {
+        const bool continuation = opcode == Opcode::continuation;
+        const std::uint64_t so_far = continuation ? s.message_raw_size : 0;
+        const bool compressed = continuation ? s.message_compressed : (h.rsv & 0x4) != 0;
+        if (s.options.max_size &&
+            h.payload_length > raw_limit(*s.options.max_size, compressed) - so_far) {
             fail_on_peer(code(CloseCode::message_too_big),
                          "message of at least " + std::to_string(so_far + h.payload_length) +
-                             " bytes exceeds the limit of " +
-                             std::to_string(*s.options.max_size) + " bytes");
+                             " bytes exceeds the limit of " + std::to_string(*s.options.max_size) +
+                             " bytes");
             return false;
         }
         if (opcode != Opcode::continuation) {
@@ -331,7 +371,8 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
             s.message_decoded_size = 0;
             // RSV1 on the first frame marks a compressed message (RFC 7692 §6): its text
             // can only be validated after decoding.
-            s.message_validated_raw = s.message_is_text && (h.rsv & 0x4) == 0;
+            s.message_compressed = compressed;
+            s.message_validated_raw = s.message_is_text && !compressed;
             s.utf8.reset();
         }
         s.message_raw_size += h.payload_length;
@@ -346,7 +387,8 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
     s.frame.rsv3 = (h.rsv & 0x1) != 0;
     s.frame.payload.clear();
     // Reserve up to a bound: the length is peer data, and max_size may be unlimited.
-    s.frame.payload.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
+    s.frame.payload.reserve(
+        static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
     return true;
 }
 
@@ -355,15 +397,20 @@ void Protocol::finish_frame() {
     Frame frame = std::move(s.frame);
     s.frame = Frame{};
     switch (frame.opcode) {
-    case Opcode::close: receive_close(std::move(frame)); return;
+    case Opcode::close:
+        receive_close(std::move(frame));
+        return;
     case Opcode::ping:
         // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we already
         // sent a close frame (nothing may follow it).
         if (s.state == State::open) send_frame(Opcode::pong, true, 0, frame.payload);
         s.events.emplace_back(std::move(frame));
         return;
-    case Opcode::pong: s.events.emplace_back(std::move(frame)); return;
-    default: break;
+    case Opcode::pong:
+        s.events.emplace_back(std::move(frame));
+        return;
+    default:
+        break;
     }
     receive_data_frame(std::move(frame));
 }
@@ -393,9 +440,9 @@ void Protocol::receive_data_frame(Frame frame) {
         }
         s.message_decoded_size += frame.payload.size();
         if (s.options.max_size && s.message_decoded_size > *s.options.max_size) {
-            fail_on_peer(code(CloseCode::message_too_big),
-                         "decoded message exceeds the limit of " +
-                             std::to_string(*s.options.max_size) + " bytes");
+            fail_on_peer(code(CloseCode::message_too_big), "decoded message exceeds the limit of " +
+                                                               std::to_string(*s.options.max_size) +
+                                                               " bytes");
             return;
         }
         if (s.message_is_text && !s.message_validated_raw &&
@@ -470,10 +517,9 @@ void Protocol::receive_eof() {
     if (!s.close_received && !s.discarding) {
         // RFC 6455 §7.1.5: no close frame → close code 1006; nothing is sent.
         s.protocol_error = std::make_exception_ptr(ProtocolError(
-            code(CloseCode::abnormal_closure),
-            s.frame_pending || s.in_pos < s.in.size()
-                ? "connection closed in the middle of a frame"
-                : "connection closed without a close frame"));
+            code(CloseCode::abnormal_closure), s.frame_pending || s.in_pos < s.in.size()
+                                                   ? "connection closed in the middle of a frame"
+                                                   : "connection closed without a close frame"));
     }
     // A client closes its side once the server closed (RFC 6455 §7.1.1).
     s.eof_queued = true;
@@ -509,10 +555,10 @@ void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress)
         return;
     }
     Frame frame{opcode, fin, false, false, false, Bytes(data.as_string_view())};
-    for (const auto& ext : s.extensions) ext->encode(frame, compress);
-    const std::uint8_t rsv = static_cast<std::uint8_t>((frame.rsv1 ? 0x4 : 0) |
-                                                       (frame.rsv2 ? 0x2 : 0) |
-                                                       (frame.rsv3 ? 0x1 : 0));
+    for (const auto& ext : s.extensions)
+        ext->encode(frame, compress);
+    const std::uint8_t rsv = static_cast<std::uint8_t>(
+        (frame.rsv1 ? 0x4 : 0) | (frame.rsv2 ? 0x2 : 0) | (frame.rsv3 ? 0x1 : 0));
     send_frame(frame.opcode, frame.fin, rsv, frame.payload);
 }
 
@@ -528,7 +574,9 @@ void Protocol::send_continuation(BytesView data, bool fin) {
     send_data(Opcode::continuation, data, fin, true);
 }
 
-void Protocol::send_close() { send_close_frame(Close{}); }
+void Protocol::send_close() {
+    send_close_frame(Close{});
+}
 
 void Protocol::send_close(std::uint16_t close_code, std::string_view reason) {
     send_close_frame(Close{close_code, std::string(reason)});
@@ -554,8 +602,12 @@ void Protocol::send_control(Opcode opcode, BytesView data) {
     send_frame(opcode, true, 0, data.as_string_view());
 }
 
-void Protocol::send_ping(BytesView data) { send_control(Opcode::ping, data); }
-void Protocol::send_pong(BytesView data) { send_control(Opcode::pong, data); }
+void Protocol::send_ping(BytesView data) {
+    send_control(Opcode::ping, data);
+}
+void Protocol::send_pong(BytesView data) {
+    send_control(Opcode::pong, data);
+}
 
 void Protocol::fail(std::uint16_t close_code, std::string_view reason) {
     Impl& s = *impl_;
