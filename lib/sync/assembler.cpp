@@ -1,0 +1,108 @@
+#include "assembler.hpp"
+
+namespace syncws::detail {
+
+void Assembler::put(Frame frame) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    frames_.push_back(std::move(frame));
+    if (frames_.size() > high_) paused_ = true;
+    frames_cv_.notify_one();
+}
+
+void Assembler::wait_for_room() {
+    std::unique_lock lock(mutex_);
+    room_cv_.wait(lock, [&] { return !paused_ || !flow_control_ || closed_; });
+}
+
+void Assembler::close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    frames_cv_.notify_all();
+    room_cv_.notify_all();
+}
+
+void Assembler::disable_flow_control() {
+    std::lock_guard lock(mutex_);
+    flow_control_ = false;
+    room_cv_.notify_all();
+}
+
+Frame Assembler::pop_locked() {
+    Frame frame = std::move(frames_.front());
+    frames_.pop_front();
+    if (paused_ && frames_.size() <= low_) {
+        paused_ = false;
+        room_cv_.notify_all();
+    }
+    return frame;
+}
+
+Assembler::Result Assembler::get(Message& out, Deadline deadline) {
+    std::unique_lock consumer(consumer_mutex_, std::defer_lock);
+    if (!deadline)
+        consumer.lock();
+    else if (!consumer.try_lock_until(*deadline))
+        return Result::timeout;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        while (!frames_.empty()) {
+            Frame frame = pop_locked();
+            if (!partial_active_) {
+                partial_active_ = true;
+                partial_.binary = frame.opcode == Opcode::binary;
+                // The common single-frame message is moved, not copied.
+                partial_.data = std::move(frame.payload);
+            } else {
+                partial_.data += frame.payload;
+            }
+            if (frame.fin) {
+                partial_active_ = false;
+                out = std::move(partial_);
+                partial_ = Message{};
+                return Result::message;
+            }
+        }
+        if (closed_) return Result::closed;
+        if (!deadline) {
+            frames_cv_.wait(lock);
+        } else if (frames_cv_.wait_until(lock, *deadline) == std::cv_status::timeout &&
+                   frames_.empty() && !closed_) {
+            return Result::timeout;
+        }
+    }
+}
+
+Assembler::Result
+Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_fragment,
+                         bool& binary) {
+    std::lock_guard consumer(consumer_mutex_);
+    std::unique_lock lock(mutex_);
+    bool first = true;
+    if (partial_active_) {
+        // A get() that timed out left a partial message: hand over what it took.
+        first = false;
+        binary = partial_.binary;
+        Message taken = std::move(partial_);
+        partial_ = Message{};
+        partial_active_ = false;
+        lock.unlock();
+        on_fragment(taken.data, false);
+        lock.lock();
+    }
+    for (;;) {
+        frames_cv_.wait(lock, [&] { return !frames_.empty() || closed_; });
+        if (frames_.empty()) return Result::closed;
+        Frame frame = pop_locked();
+        if (first) {
+            binary = frame.opcode == Opcode::binary;
+            first = false;
+        }
+        lock.unlock();
+        on_fragment(frame.payload, frame.fin);
+        if (frame.fin) return Result::message;
+        lock.lock();
+    }
+}
+
+} // namespace syncws::detail

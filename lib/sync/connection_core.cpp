@@ -1,0 +1,528 @@
+#include "connection_core.hpp"
+
+#include <syncws/errors.hpp>
+
+#include <cstring>
+
+namespace syncws::detail {
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 64 * 1024;
+
+bool is_ok_close_code(std::uint16_t code) {
+    return code == 1000 || code == 1001 || code == 1005;
+}
+
+std::string negotiated_extensions(const Protocol& engine) {
+    std::vector<ExtensionOffer> offers;
+    for (const auto& ext : engine.extensions()) offers.push_back(ext->negotiated());
+    return offers.empty() ? std::string{} : serialize_extension_header(offers);
+}
+
+std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+} // namespace
+
+ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
+                               std::unique_ptr<net::Stream> stream, ConnectionOptions options,
+                               Request request, Response response, std::vector<Event> early)
+    : options_(std::move(options)), side_(engine->side()), request_(std::move(request)),
+      response_(std::move(response)), subprotocol_(engine->subprotocol()),
+      extensions_(negotiated_extensions(*engine)), local_address_(stream->local_address()),
+      remote_address_(stream->remote_address()), stream_(std::move(stream)),
+      assembler_(options_.max_queue, options_.max_queue / 4), engine_(std::move(engine)),
+      early_(std::move(early)) {}
+
+ConnectionCore::~ConnectionCore() { shutdown(); }
+
+void ConnectionCore::start() {
+    stream_->set_pending_output_handler([this] {
+        std::lock_guard lock(engine_mutex_);
+        stream_output_pending_ = true;
+        writer_cv_.notify_one();
+    });
+    if (options_.ping_interval.count() > 0) next_ping_ = Clock::now() + options_.ping_interval;
+    started_ = true;
+    reader_.start(options_.thread_stack_size, [this] { reader_loop(); });
+    try {
+        writer_.start(options_.thread_stack_size, [this] { writer_loop(); });
+    } catch (...) {
+        stream_->abort();
+        reader_.join();
+        throw;
+    }
+}
+
+void ConnectionCore::log(LogLevel level, const std::string& message) const {
+    if (!options_.logger) return;
+    try {
+        options_.logger(level, message);
+    } catch (...) {
+        // A logger that throws must not take the connection down with it.
+    }
+}
+
+// ----- the reader -----------------------------------------------------------------------
+
+void ConnectionCore::reader_loop() {
+    std::vector<char> buffer(read_buffer_size);
+    std::vector<Event> events;
+    {
+        std::lock_guard lock(engine_mutex_);
+        events.swap(early_);
+    }
+    deliver(events);
+    for (;;) {
+        assembler_.wait_for_room();
+        std::size_t n = 0;
+        std::exception_ptr error;
+        try {
+            n = stream_->read_some(buffer.data(), buffer.size());
+        } catch (...) {
+            error = std::current_exception();
+        }
+        {
+            std::lock_guard lock(engine_mutex_);
+            if (error && !cause_ && !aborted_) cause_ = error;
+            if (n > 0) {
+                engine_->receive_data(BytesView(buffer.data(), n));
+            } else {
+                engine_->receive_eof();
+                reader_done_ = true;
+            }
+            while (auto event = engine_->next_event()) events.push_back(std::move(*event));
+            after_engine_call_locked();
+            if (reader_done_) state_cv_.notify_all();
+        }
+        deliver(events);
+        if (n == 0) break;
+    }
+    assembler_.close();
+    fail_pings();
+    log(LogLevel::debug, "connection with " + remote_address_ + " closed");
+}
+
+void ConnectionCore::deliver(std::vector<Event>& events) {
+    for (auto& event : events) {
+        auto* frame = std::get_if<Frame>(&event);
+        if (!frame) continue;
+        switch (frame->opcode) {
+        case Opcode::text:
+        case Opcode::binary:
+        case Opcode::continuation: assembler_.put(std::move(*frame)); break;
+        case Opcode::pong: acknowledge_pings(frame->payload); break;
+        case Opcode::close:
+            // Nobody will read the rest: let the reader go on to the TCP close.
+            assembler_.disable_flow_control();
+            break;
+        case Opcode::ping: break; // the engine answered it
+        }
+    }
+    events.clear();
+}
+
+void ConnectionCore::after_engine_call_locked() {
+    if (engine_->has_output() || engine_->eof_to_send()) writer_cv_.notify_one();
+    if (engine_->close_expected() && !close_deadline_) {
+        close_deadline_ = Clock::now() + options_.close_timeout;
+        writer_cv_.notify_one();
+    }
+    if (engine_->state() != State::open) state_cv_.notify_all();
+}
+
+// ----- the writer -----------------------------------------------------------------------
+
+void ConnectionCore::writer_loop() {
+    Bytes batch;
+    std::unique_lock lock(engine_mutex_);
+    for (;;) {
+        if (engine_->has_output() && !aborted_) {
+            engine_->take_output(batch);
+            in_flight_ = batch.size();
+            lock.unlock();
+            std::exception_ptr error;
+            try {
+                stream_->write_all(batch.data(), batch.size());
+            } catch (...) {
+                error = std::current_exception();
+            }
+            batch.clear();
+            if (batch.capacity() > 4 * read_buffer_size) Bytes().swap(batch);
+            lock.lock();
+            in_flight_ = 0;
+            state_cv_.notify_all();
+            if (error) {
+                if (!cause_ && !aborted_) cause_ = error;
+                aborted_ = true;
+                stream_->abort(); // the reader wakes with EOF and ends the connection
+            }
+            continue;
+        }
+        if (stream_output_pending_ && !aborted_) {
+            stream_output_pending_ = false;
+            lock.unlock();
+            try {
+                stream_->flush();
+            } catch (...) {
+                // The reader sees the same failure on its side.
+            }
+            lock.lock();
+            continue;
+        }
+        if (engine_->eof_to_send() && !eof_sent_) {
+            eof_sent_ = true;
+            if (!aborted_) {
+                lock.unlock();
+                try {
+                    stream_->shutdown_write();
+                } catch (...) {
+                    // The peer is gone already; the reader will see EOF or an error.
+                }
+                lock.lock();
+            }
+            continue;
+        }
+        if (reader_done_) break;
+
+        const auto now = Clock::now();
+        if (close_deadline_ && now >= *close_deadline_) {
+            // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
+            log(LogLevel::debug, "close timeout: dropping the connection");
+            close_deadline_.reset();
+            aborted_ = true;
+            stream_->abort();
+            continue;
+        }
+        if (engine_->state() == State::open) {
+            if (pong_deadline_ && now >= *pong_deadline_) {
+                pong_deadline_.reset();
+                const std::string why = "keepalive ping timeout: no pong within " +
+                                        ms_text(options_.ping_timeout);
+                if (!cause_) cause_ = std::make_exception_ptr(Timeout(why));
+                log(LogLevel::warning, why + " from " + remote_address_);
+                engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
+                              "keepalive ping timeout");
+                after_engine_call_locked();
+                continue;
+            }
+            if (next_ping_ && now >= *next_ping_ && !pong_deadline_) {
+                PendingPing ping;
+                ping.payload = ping_payload();
+                ping.sent = now;
+                ping.keepalive = true;
+                engine_->send_ping(BytesView(ping.payload));
+                pings_.push_back(std::move(ping));
+                next_ping_ = now + options_.ping_interval;
+                if (options_.ping_timeout.count() > 0)
+                    pong_deadline_ = now + options_.ping_timeout;
+                continue;
+            }
+        }
+        std::optional<Clock::time_point> wake = close_deadline_;
+        if (engine_->state() == State::open) {
+            for (const auto& t : {next_ping_, pong_deadline_})
+                if (t && (!wake || *t < *wake)) wake = t;
+        }
+        if (wake)
+            writer_cv_.wait_until(lock, *wake);
+        else
+            writer_cv_.wait(lock);
+    }
+    writer_done_ = true;
+    state_cv_.notify_all();
+}
+
+std::string ConnectionCore::ping_payload() {
+    // Random, so that a pong cannot be mistaken for the answer to another ping.
+    std::string payload(4, '\0');
+    default_random_source()(reinterpret_cast<unsigned char*>(payload.data()), payload.size());
+    return payload;
+}
+
+void ConnectionCore::acknowledge_pings(const std::string& payload) {
+    std::vector<PendingPing> done;
+    {
+        std::lock_guard lock(engine_mutex_);
+        bool found = false;
+        for (const auto& p : pings_) found = found || p.payload == payload;
+        if (!found) return; // unsolicited pong
+        // A pong answers its ping and every earlier one (RFC 6455 §5.5.3 allows answering
+        // only the most recent).
+        while (!pings_.empty()) {
+            PendingPing p = std::move(pings_.front());
+            pings_.pop_front();
+            const bool last = p.payload == payload;
+            if (p.keepalive) pong_deadline_.reset();
+            done.push_back(std::move(p));
+            if (last) break;
+        }
+    }
+    const auto now = Clock::now();
+    for (auto& p : done) {
+        const auto rtt = std::chrono::duration_cast<std::chrono::nanoseconds>(now - p.sent);
+        latency_ns_ = rtt.count();
+        p.done.set_value(rtt);
+    }
+}
+
+void ConnectionCore::fail_pings() {
+    std::deque<PendingPing> pending;
+    {
+        std::lock_guard lock(engine_mutex_);
+        pending.swap(pings_);
+    }
+    if (pending.empty()) return;
+    const auto error = closed_error();
+    for (auto& p : pending) p.done.set_exception(error);
+}
+
+// ----- sending --------------------------------------------------------------------------
+
+void ConnectionCore::wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message) {
+    auto pending = [&] { return engine_->output_size() + in_flight_; };
+    if (pending() <= options_.write_high) return;
+    // Above the high mark: wait until the writer brings it down to the low mark.
+    state_cv_.wait(lock, [&] {
+        return pending() <= options_.write_low || engine_->state() != State::open ||
+               reader_done_ || aborted_ || (new_message && closing_);
+    });
+}
+
+void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
+    std::unique_lock send_lock(send_mutex_);
+    std::unique_lock lock(engine_mutex_);
+    wait_for_room_locked(lock, true);
+    if (engine_->state() != State::open || aborted_ || closing_) {
+        // Waiting for the end of the connection, let close() have the send lock: it may
+        // still have to queue its close frame.
+        send_lock.unlock();
+        throw_closed(lock);
+    }
+    if (opcode == Opcode::text)
+        engine_->send_text(data.as_string_view(), true, compress);
+    else
+        engine_->send_binary(data, true, compress);
+    writer_cv_.notify_one();
+}
+
+void ConnectionCore::send_fragments(bool binary,
+                                    const std::function<std::optional<std::string>()>& next) {
+    std::unique_lock send_lock(send_mutex_);
+    std::optional<std::string> current = next();
+    bool first = true;
+    for (;;) {
+        // One fragment ahead, so the last one goes out with FIN set.
+        std::optional<std::string> following = current ? next() : std::nullopt;
+        const bool fin = !following;
+        std::unique_lock lock(engine_mutex_);
+        wait_for_room_locked(lock, first);
+        if (engine_->state() != State::open || aborted_ || (first && closing_)) {
+            send_lock.unlock(); // as in send_data
+            throw_closed(lock);
+        }
+        const BytesView payload = current ? BytesView(*current) : BytesView();
+        if (first && binary)
+            engine_->send_binary(payload, fin);
+        else if (first)
+            engine_->send_text(payload.as_string_view(), fin);
+        else
+            engine_->send_continuation(payload, fin);
+        writer_cv_.notify_one();
+        if (fin) return;
+        first = false;
+        current = std::move(following);
+    }
+}
+
+std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::string> data) {
+    std::unique_lock lock(engine_mutex_);
+    if (engine_->state() != State::open || aborted_) throw_closed(lock);
+    PendingPing ping;
+    ping.payload = data ? std::move(*data) : ping_payload();
+    for (const auto& p : pings_)
+        if (p.payload == ping.payload)
+            throw InvalidState("a ping with the same payload is already waiting for its pong");
+    ping.sent = Clock::now();
+    auto future = ping.done.get_future();
+    engine_->send_ping(BytesView(ping.payload));
+    pings_.push_back(std::move(ping));
+    writer_cv_.notify_one();
+    return future;
+}
+
+void ConnectionCore::pong(BytesView data) {
+    std::unique_lock lock(engine_mutex_);
+    if (engine_->state() != State::open || aborted_) throw_closed(lock);
+    engine_->send_pong(data);
+    writer_cv_.notify_one();
+}
+
+// ----- receiving ------------------------------------------------------------------------
+
+Message ConnectionCore::recv() {
+    Message message;
+    if (assembler_.get(message, std::nullopt) == Assembler::Result::message) return message;
+    std::rethrow_exception(closed_error());
+}
+
+std::optional<Message> ConnectionCore::recv_for(std::chrono::milliseconds timeout) {
+    Message message;
+    switch (assembler_.get(message, Clock::now() + timeout)) {
+    case Assembler::Result::message: return message;
+    case Assembler::Result::timeout: return std::nullopt;
+    case Assembler::Result::closed: break;
+    }
+    std::rethrow_exception(closed_error());
+}
+
+bool ConnectionCore::recv_streaming(const std::function<void(std::string_view, bool)>& on_fragment) {
+    bool binary = false;
+    if (assembler_.get_streaming(on_fragment, binary) == Assembler::Result::message) return binary;
+    std::rethrow_exception(closed_error());
+}
+
+// ----- closing --------------------------------------------------------------------------
+
+bool ConnectionCore::wait_closed_locked(std::unique_lock<std::mutex>& lock,
+                                        Clock::time_point deadline) {
+    return state_cv_.wait_until(lock, deadline, [&] { return reader_done_; });
+}
+
+void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
+    close_until(code, reason, Clock::now() + options_.close_timeout);
+}
+
+void ConnectionCore::close_until(std::uint16_t code, std::string_view reason,
+                                 Clock::time_point deadline) {
+    if (!started_) return;
+    {
+        // Senders waiting for room before their message starts give up now, instead of
+        // holding the send lock (and the close frame) until the deadline.
+        std::lock_guard lock(engine_mutex_);
+        closing_ = true;
+        state_cv_.notify_all();
+    }
+    // The message being sent finishes first (its fragments must not be cut by the close
+    // frame), unless its sender is stuck on a peer that doesn't read.
+    std::unique_lock send_lock(send_mutex_, std::defer_lock);
+    const bool have_send_lock = send_lock.try_lock_until(deadline);
+    {
+        std::unique_lock lock(engine_mutex_);
+        if (have_send_lock && engine_->state() == State::open && !aborted_) {
+            engine_->send_close(code, reason);
+            after_engine_call_locked();
+        }
+    }
+    if (have_send_lock) send_lock.unlock();
+    assembler_.disable_flow_control();
+    std::unique_lock lock(engine_mutex_);
+    if (!wait_closed_locked(lock, deadline)) {
+        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
+        aborted_ = true;
+        stream_->abort();
+        state_cv_.wait(lock, [&] { return reader_done_; });
+    }
+}
+
+void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
+    std::lock_guard lock(engine_mutex_);
+    if (!started_ || engine_->state() != State::open || aborted_) return;
+    closing_ = true;
+    engine_->send_close(code, reason);
+    after_engine_call_locked();
+}
+
+bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
+    std::unique_lock send_lock(send_mutex_, std::try_to_lock);
+    if (!send_lock) return false;
+    std::lock_guard lock(engine_mutex_);
+    if (engine_->state() != State::open || aborted_ || closing_) return false;
+    if (engine_->output_size() + in_flight_ > options_.write_high) return false;
+    if (opcode == Opcode::text)
+        engine_->send_text(data.as_string_view());
+    else
+        engine_->send_binary(data);
+    writer_cv_.notify_one();
+    return true;
+}
+
+void ConnectionCore::shutdown() noexcept {
+    if (!started_ || shut_down_.exchange(true)) return;
+    try {
+        close(side_ == Side::server ? 1001 : 1000, {});
+    } catch (...) {
+        // Destruction never throws; the connection is being dropped either way.
+    }
+    {
+        std::lock_guard lock(engine_mutex_);
+        aborted_ = true;
+        writer_cv_.notify_all();
+    }
+    stream_->abort();
+    assembler_.close();
+    reader_.join();
+    {
+        std::lock_guard lock(engine_mutex_);
+        reader_done_ = true;
+        writer_cv_.notify_all();
+    }
+    writer_.join();
+}
+
+// ----- state ----------------------------------------------------------------------------
+
+State ConnectionCore::state() const {
+    std::lock_guard lock(engine_mutex_);
+    return engine_->state();
+}
+std::optional<Close> ConnectionCore::close_received() const {
+    std::lock_guard lock(engine_mutex_);
+    return engine_->close_received();
+}
+std::optional<Close> ConnectionCore::close_sent() const {
+    std::lock_guard lock(engine_mutex_);
+    return engine_->close_sent();
+}
+bool ConnectionCore::close_received_then_sent() const {
+    std::lock_guard lock(engine_mutex_);
+    return engine_->close_received_then_sent();
+}
+std::uint16_t ConnectionCore::close_code() const {
+    std::lock_guard lock(engine_mutex_);
+    return engine_->close_code();
+}
+
+std::exception_ptr ConnectionCore::closed_error() {
+    std::unique_lock lock(engine_mutex_);
+    // The reader ends the connection promptly once it is closing (close timeout at most).
+    wait_closed_locked(lock, Clock::now() + options_.close_timeout);
+    return closed_error_locked();
+}
+
+void ConnectionCore::throw_closed(std::unique_lock<std::mutex>& lock) {
+    wait_closed_locked(lock, Clock::now() + options_.close_timeout);
+    std::rethrow_exception(closed_error_locked());
+}
+
+std::exception_ptr ConnectionCore::closed_error_locked() {
+    const auto& received = engine_->close_received();
+    const auto& sent = engine_->close_sent();
+    const bool received_then_sent = engine_->close_received_then_sent();
+    if (received && sent && is_ok_close_code(received->code) && is_ok_close_code(sent->code))
+        return std::make_exception_ptr(ConnectionClosedOK(received, sent, received_then_sent));
+    std::exception_ptr cause = cause_ ? cause_ : engine_->protocol_error();
+    ConnectionClosedError error(received, sent, received_then_sent);
+    if (!cause) return std::make_exception_ptr(error);
+    try {
+        std::rethrow_exception(cause);
+    } catch (...) {
+        try {
+            std::throw_with_nested(error);
+        } catch (...) {
+            return std::current_exception();
+        }
+    }
+}
+
+} // namespace syncws::detail

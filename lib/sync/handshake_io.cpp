@@ -1,0 +1,56 @@
+#include "handshake_io.hpp"
+
+#include <syncws/errors.hpp>
+
+namespace syncws::detail {
+
+void flush_engine(Protocol& engine, net::Stream& stream) {
+    if (engine.has_output()) {
+        Bytes out;
+        engine.take_output(out);
+        stream.write_all(out.data(), out.size());
+    }
+    if (engine.eof_to_send()) stream.shutdown_write();
+}
+
+void drain_events(Protocol& engine, std::vector<Event>& events) {
+    while (auto event = engine.next_event()) events.push_back(std::move(*event));
+}
+
+HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadline deadline,
+                              const std::string& what) {
+    HandshakeResult result;
+    // Small: a handshake head is at most a few KiB, and frames after it are rare.
+    std::string buffer(16 * 1024, '\0');
+    bool eof = false;
+    for (;;) {
+        flush_engine(engine, stream);
+        std::vector<Event> events;
+        drain_events(engine, events);
+        for (auto& event : events) {
+            if (!result.request && !result.response) {
+                if (auto* request = std::get_if<Request>(&event)) {
+                    result.request = std::move(*request);
+                    continue;
+                }
+                if (auto* response = std::get_if<Response>(&event)) {
+                    result.response = std::move(*response);
+                    continue;
+                }
+            }
+            result.early.push_back(std::move(event));
+        }
+        if (result.request || result.response || engine.state() == State::closed || eof)
+            return result;
+        if (!stream.wait_readable(deadline)) throw Timeout("timed out during " + what);
+        const std::size_t n = stream.read_some(buffer.data(), buffer.size());
+        if (n == 0) {
+            engine.receive_eof();
+            eof = true;
+        } else {
+            engine.receive_data(BytesView(buffer.data(), n));
+        }
+    }
+}
+
+} // namespace syncws::detail

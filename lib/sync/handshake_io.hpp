@@ -1,0 +1,33 @@
+// Running an engine's opening handshake over a stream, on the calling thread, before the
+// reader and writer threads exist.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <syncws/protocol.hpp>
+
+#include "stream.hpp"
+
+namespace syncws::detail {
+
+struct HandshakeResult {
+    std::optional<Request> request;   // server: the client's request
+    std::optional<Response> response; // client: the server's response
+    std::vector<Event> early;         // events after it (frames from the same read)
+};
+
+/// Writes the engine's output and feeds it the stream's bytes until the peer's handshake
+/// event arrives, the engine gives up, or `deadline` passes.
+/// Throws: `Timeout` ("timed out during <what>"), `NetworkError`, `TlsError`.
+HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadline deadline,
+                              const std::string& what);
+
+/// Writes whatever output the engine has; half-closes if the engine says so.
+void flush_engine(Protocol& engine, net::Stream& stream);
+
+/// Moves every pending event of `engine` into `events`.
+void drain_events(Protocol& engine, std::vector<Event>& events);
+
+} // namespace syncws::detail

@@ -1,0 +1,325 @@
+#include <syncws/server.hpp>
+
+#include <syncws/client.hpp>
+#include <syncws/deflate.hpp>
+#include <syncws/errors.hpp>
+
+#include <set>
+
+#include "base64.hpp"
+#include "headers.hpp"
+#include "connection_core.hpp"
+#include "handshake_io.hpp"
+#include "listener.hpp"
+#include "thread_pool.hpp"
+#if SYNCWS_HAVE_TLS
+#include "tls.hpp"
+#endif
+
+namespace syncws {
+
+using detail::Clock;
+
+struct Server::Impl {
+    Impl(Handler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
+
+    void accept_loop();
+    void handle(std::unique_ptr<net::Stream> stream);
+    void refuse_overloaded(net::Stream& stream);
+    void log(LogLevel level, const std::string& message) const {
+        if (!options.logger) return;
+        try {
+            options.logger(level, message);
+        } catch (...) {
+            // A throwing logger must not stop the server.
+        }
+    }
+
+    Handler handler;
+    ServerOptions options;
+    ServerHandshakeOptions handshake;
+    std::unique_ptr<net::Listener> listener;
+#if SYNCWS_HAVE_TLS
+    std::shared_ptr<net::TlsContext> tls;
+#endif
+    std::unique_ptr<detail::ThreadPool> pool;
+    detail::Thread accept_thread;
+
+    mutable std::mutex mutex;
+    std::set<std::shared_ptr<detail::ConnectionCore>> open; // guarded by mutex
+    bool stopping = false;                                  // guarded by mutex
+    std::uint16_t shutdown_code = 1001;                     // guarded by mutex
+    std::string shutdown_reason;                            // guarded by mutex
+    std::mutex shutdown_mutex;
+};
+
+Server::Server(Handler handler, ServerOptions options)
+    : impl_(std::make_shared<Impl>(std::move(handler), std::move(options))) {
+    Impl& s = *impl_;
+    const ServerOptions& o = s.options;
+    if (!s.handler) throw std::invalid_argument("Server needs a handler");
+    s.handshake.subprotocols = o.subprotocols;
+    s.handshake.select_subprotocol = o.select_subprotocol;
+    s.handshake.origins = o.origins;
+    if (o.compression) s.handshake.extensions.push_back(make_server_deflate({}));
+#if SYNCWS_HAVE_TLS
+    if (o.tls) s.tls = net::TlsContext::server(*o.tls);
+#else
+    if (o.tls) throw TlsError("this build of syncws has no TLS support (wss://)");
+#endif
+    s.listener = o.unix_socket.empty() ? net::Listener::tcp(o.host, o.port, o.backlog)
+                                       : net::Listener::unix_socket(o.unix_socket, o.backlog);
+    // A handler is user code: give it an ordinary stack, unlike the reader and writer.
+    s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
+                                                  o.idle_thread_timeout, 8 * 1024 * 1024);
+}
+
+Server::~Server() {
+    shutdown();
+    // After a shutdown() called from a handler, that handler's task may still run: it
+    // uses Impl, so it must end before Impl does.
+    impl_->pool->shutdown();
+}
+
+std::uint16_t Server::port() const { return impl_->listener->port(); }
+std::string Server::address() const { return impl_->listener->local_address(); }
+
+void Server::serve_forever() { impl_->accept_loop(); }
+
+void Server::start() {
+    Impl* s = impl_.get();
+    s->accept_thread.start(256 * 1024, [s] {
+        try {
+            s->accept_loop();
+        } catch (const std::exception& e) {
+            s->log(LogLevel::error, std::string("accept loop stopped: ") + e.what());
+        }
+    });
+}
+
+void Server::Impl::accept_loop() {
+    log(LogLevel::info, "listening on " + listener->local_address());
+    for (;;) {
+        std::unique_ptr<net::SocketStream> socket;
+        try {
+            socket = listener->accept();
+        } catch (const NetworkError& e) {
+            // Out of descriptors and the like: say so, and keep serving those we have.
+            log(LogLevel::error, std::string("accept failed: ") + e.what());
+            std::unique_lock lock(mutex);
+            continue;
+        }
+        if (!socket) return; // shutdown
+        // std::function needs a copyable task: the stream travels in a shared holder and
+        // the task takes it out.
+        auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
+        const bool taken = pool->try_submit([this, holder] { handle(std::move(*holder)); });
+        if (!taken && *holder) refuse_overloaded(**holder);
+    }
+}
+
+void Server::Impl::refuse_overloaded(net::Stream& stream) {
+    // Never a silent close: tell the client to come back later. The request is read
+    // first (briefly) so that closing doesn't reset the connection under the answer.
+    log(LogLevel::warning, "refusing " + stream.remote_address() + ": " +
+                               std::to_string(options.max_connections) +
+                               " connections already open");
+    try {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(200);
+        std::string buffer(8192, '\0');
+        if (stream.wait_readable(deadline)) stream.read_some(buffer.data(), buffer.size());
+        Response response;
+        response.status = 503;
+        response.headers.add("Content-Type", "text/plain; charset=utf-8");
+        response.headers.add("Retry-After", "1");
+        response.headers.add("Connection", "close");
+        response.body = "Too many connections: try again later.\n";
+        const std::string bytes = response.serialize();
+        stream.write_all(bytes.data(), bytes.size());
+        stream.shutdown_write();
+    } catch (const Error&) {
+        // The client went away; nothing to tell it.
+    }
+}
+
+void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
+    const auto deadline = Clock::now() + options.open_timeout;
+    std::string peer;
+    try {
+        peer = stream->remote_address();
+#if SYNCWS_HAVE_TLS
+        if (tls) stream = net::TlsStream::server(std::move(stream), tls, deadline);
+#endif
+        ProtocolOptions protocol;
+        protocol.max_size = options.connection.max_size;
+        auto engine = std::make_unique<ServerProtocol>(handshake, protocol);
+        auto result = detail::run_handshake(*engine, *stream, deadline,
+                                            "opening handshake with " + peer);
+        if (!result.request) {
+            // The engine answered a malformed request itself (400 / 431), or the client
+            // left.
+            if (const auto error = engine->handshake_error()) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    log(LogLevel::info, "handshake with " + peer + " failed: " + e.what());
+                }
+            }
+            return;
+        }
+        const Request& request = *result.request;
+        Response response;
+        std::optional<Response> answer;
+        try {
+            if (options.process_request) answer = options.process_request(request);
+            if (answer) {
+                response = std::move(*answer);
+                if (response.status == 101)
+                    throw InvalidState(
+                        "process_request may not answer 101; return nothing instead");
+            } else {
+                response = engine->accept(request);
+            }
+            if (options.process_response) options.process_response(request, response);
+        } catch (const std::exception& e) {
+            // A failing hook is the server's fault: say so (500) rather than hang up.
+            log(LogLevel::error, "request hook failed for " + peer + ": " + e.what());
+            response = engine->reject(500, "Internal Server Error");
+        }
+        if (!options.server_header.empty() && !response.headers.contains("Server"))
+            response.headers.add("Server", options.server_header);
+        engine->send_response(response);
+        detail::flush_engine(*engine, *stream);
+        if (response.status != 101) {
+            if (const auto error = engine->handshake_error()) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    log(LogLevel::info, "answered " + peer + " with HTTP " +
+                                            std::to_string(response.status) + ": " + e.what());
+                }
+            }
+            // Let the client read the answer before the socket closes: wait for its EOF.
+            std::string sink(4096, '\0');
+            const auto linger = Clock::now() + options.connection.close_timeout;
+            while (stream->wait_readable(linger) &&
+                   stream->read_some(sink.data(), sink.size()) > 0) {
+            }
+            return;
+        }
+        detail::drain_events(*engine, result.early);
+        auto core = std::make_shared<detail::ConnectionCore>(
+            std::move(engine), std::move(stream), options.connection, request, response,
+            std::move(result.early));
+        bool stopped = false;
+        std::uint16_t stop_code = 1001;
+        std::string stop_reason;
+        {
+            std::lock_guard lock(mutex);
+            stopped = stopping;
+            stop_code = shutdown_code;
+            stop_reason = shutdown_reason;
+            if (!stopped) open.insert(core);
+        }
+        core->start();
+        if (stopped) {
+            // shutdown() raced with this handshake. The client has its 101: close the
+            // connection the way shutdown closes the others, not with a silent drop (1006).
+            core->close(stop_code, stop_reason);
+            core->shutdown();
+            return;
+        }
+        ServerConnection connection(core);
+        try {
+            handler(connection);
+            connection.close(1000);
+        } catch (const ConnectionClosed&) {
+            // The handler let the end of the connection through: that's normal.
+        } catch (const std::exception& e) {
+            log(LogLevel::error, "handler failed for " + peer + ": " + e.what());
+            connection.close(static_cast<std::uint16_t>(CloseCode::internal_error));
+        } catch (...) {
+            log(LogLevel::error, "handler failed for " + peer + " with a non-standard exception");
+            connection.close(static_cast<std::uint16_t>(CloseCode::internal_error));
+        }
+        {
+            std::lock_guard lock(mutex);
+            open.erase(core);
+        }
+        core->shutdown();
+    } catch (const std::exception& e) {
+        log(LogLevel::info, "connection with " + peer + " failed: " + e.what());
+    }
+}
+
+void Server::shutdown(std::uint16_t code, std::string_view reason) {
+    Impl& s = *impl_;
+    std::lock_guard once(s.shutdown_mutex);
+    std::vector<std::shared_ptr<detail::ConnectionCore>> open;
+    {
+        std::lock_guard lock(s.mutex);
+        if (s.stopping) return;
+        s.stopping = true;
+        s.shutdown_code = code;
+        s.shutdown_reason = std::string(reason);
+        open.assign(s.open.begin(), s.open.end());
+    }
+    s.listener->close();
+    s.accept_thread.join();
+    // Send every close frame first, then wait with one deadline for all: closing one by
+    // one would add up the timeouts of unresponsive clients.
+    const auto deadline = Clock::now() + s.options.connection.close_timeout;
+    for (auto& core : open) core->begin_close(code, reason);
+    for (auto& core : open) core->close_until(code, reason, deadline);
+    s.pool->shutdown();
+}
+
+std::vector<Connection> Server::connections() const {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<Connection> result;
+    for (const auto& core : impl_->open) result.emplace_back(core);
+    return result;
+}
+
+RequestHook basic_auth(std::string realm,
+                       std::function<bool(std::string_view user, std::string_view password)> check) {
+    return [realm = std::move(realm), check = std::move(check)](
+               const Request& request) -> std::optional<Response> {
+        if (const auto header = request.headers.get("Authorization")) {
+            constexpr std::string_view scheme = "Basic ";
+            if (header->size() > scheme.size() &&
+                detail::iequals(header->substr(0, scheme.size()), scheme)) {
+                const auto decoded = detail::base64_decode(header->substr(scheme.size()));
+                if (decoded) {
+                    const auto colon = decoded->find(':');
+                    if (colon != std::string::npos &&
+                        check(std::string_view(*decoded).substr(0, colon),
+                              std::string_view(*decoded).substr(colon + 1)))
+                        return std::nullopt;
+                }
+            }
+        }
+        Response response;
+        response.status = 401;
+        response.headers.add("WWW-Authenticate", "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
+        response.headers.add("Content-Type", "text/plain; charset=utf-8");
+        response.headers.add("Connection", "close");
+        response.body = "Missing or invalid credentials.\n";
+        return response;
+    };
+}
+
+std::unique_ptr<Server> serve(Handler handler, ServerOptions options) {
+    return std::make_unique<Server>(std::move(handler), std::move(options));
+}
+
+std::size_t broadcast(const std::vector<Connection>& connections, std::string_view message,
+                      bool binary) {
+    std::size_t sent = 0;
+    for (const auto& connection : connections) {
+        if (connection.try_send(message, binary)) ++sent;
+    }
+    return sent;
+}
+
+} // namespace syncws
