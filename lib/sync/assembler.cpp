@@ -48,6 +48,10 @@ Assembler::Result Assembler::get(Message& out, Deadline deadline) {
     for (;;) {
         while (!frames_.empty()) {
             Frame frame = pop_locked();
+            if (discarding_) {
+                discarding_ = !frame.fin;
+                continue;
+            }
             if (!partial_active_) {
                 partial_active_ = true;
                 partial_.binary = frame.opcode == Opcode::binary;
@@ -87,21 +91,40 @@ Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_f
         partial_ = Message{};
         partial_active_ = false;
         lock.unlock();
-        on_fragment(taken.data, false);
+        deliver_fragment(on_fragment, taken.data, false);
         lock.lock();
     }
     for (;;) {
         frames_cv_.wait(lock, [&] { return !frames_.empty() || closed_; });
         if (frames_.empty()) return Result::closed;
         Frame frame = pop_locked();
+        if (discarding_) {
+            discarding_ = !frame.fin;
+            continue;
+        }
         if (first) {
             binary = frame.opcode == Opcode::binary;
             first = false;
         }
         lock.unlock();
-        on_fragment(frame.payload, frame.fin);
+        deliver_fragment(on_fragment, frame.payload, frame.fin);
         if (frame.fin) return Result::message;
         lock.lock();
+    }
+}
+
+void Assembler::deliver_fragment(const std::function<void(std::string_view, bool)>& on_fragment,
+                                 std::string_view data, bool last) {
+    try {
+        on_fragment(data, last);
+    } catch (...) {
+        // The consumer gave up on this message: its remaining fragments must not be taken
+        // for the start of the next one.
+        if (!last) {
+            std::lock_guard lock(mutex_);
+            discarding_ = true;
+        }
+        throw;
     }
 }
 

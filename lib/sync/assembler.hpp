@@ -57,6 +57,10 @@ public:
 private:
     // Pops the front frame; resumes the reader when the queue falls to the low mark.
     Frame pop_locked();
+    // Calls `on_fragment` (no lock held); if it throws mid-message, the rest of the message
+    // is dropped.
+    void deliver_fragment(const std::function<void(std::string_view, bool)>& on_fragment,
+                          std::string_view data, bool last);
 
     const std::size_t high_;
     const std::size_t low_;
@@ -71,6 +75,8 @@ private:
     // A message partly taken by a `get` that timed out.
     bool partial_active_ = false;
     Message partial_;
+    // A streaming consumer threw mid-message: drop frames up to the message's last one.
+    bool discarding_ = false;
 };
 
 } // namespace syncws::detail

@@ -43,8 +43,9 @@ void ConnectionCore::start() {
         writer_cv_.notify_one();
     });
     if (options_.ping_interval.count() > 0) next_ping_ = Clock::now() + options_.ping_interval;
-    started_ = true;
     reader_.start(options_.thread_stack_size, [this] { reader_loop(); });
+    // Only now: if the reader could not start, shutdown() must not wait for it.
+    started_ = true;
     try {
         writer_.start(options_.thread_stack_size, [this] { writer_loop(); });
     } catch (...) {
@@ -188,10 +189,13 @@ void ConnectionCore::writer_loop() {
         const auto now = Clock::now();
         if (close_deadline_ && now >= *close_deadline_) {
             // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
-            log(LogLevel::debug, "close timeout: dropping the connection");
             close_deadline_.reset();
             aborted_ = true;
             stream_->abort();
+            // The logger is user code: never called under the engine lock.
+            lock.unlock();
+            log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
+            lock.lock();
             continue;
         }
         if (engine_->state() == State::open) {
@@ -200,10 +204,12 @@ void ConnectionCore::writer_loop() {
                 const std::string why = "keepalive ping timeout: no pong within " +
                                         ms_text(options_.ping_timeout);
                 if (!cause_) cause_ = std::make_exception_ptr(Timeout(why));
-                log(LogLevel::warning, why + " from " + remote_address_);
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "keepalive ping timeout");
                 after_engine_call_locked();
+                lock.unlock(); // as above: not under the engine lock
+                log(LogLevel::warning, why + " from " + remote_address_);
+                lock.lock();
                 continue;
             }
             if (next_ping_ && now >= *next_ping_ && !pong_deadline_) {
@@ -313,7 +319,20 @@ void ConnectionCore::send_fragments(bool binary,
     bool first = true;
     for (;;) {
         // One fragment ahead, so the last one goes out with FIN set.
-        std::optional<std::string> following = current ? next() : std::nullopt;
+        std::optional<std::string> following;
+        try {
+            if (current) following = next();
+        } catch (...) {
+            if (!first) {
+                // Part of the message is out and the rest will never come: no other message
+                // can follow it, so the connection fails (as websockets does).
+                std::lock_guard lock(engine_mutex_);
+                engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
+                              "error in fragmented message");
+                after_engine_call_locked();
+            }
+            throw;
+        }
         const bool fin = !following;
         std::unique_lock lock(engine_mutex_);
         wait_for_room_locked(lock, first);
@@ -368,7 +387,14 @@ Message ConnectionCore::recv() {
 
 std::optional<Message> ConnectionCore::recv_for(std::chrono::milliseconds timeout) {
     Message message;
-    switch (assembler_.get(message, Clock::now() + timeout)) {
+    // A timeout that doesn't fit in a time point (milliseconds::max() for "forever") means
+    // no deadline; adding it would overflow.
+    const auto now = Clock::now();
+    Assembler::Deadline deadline;
+    if (timeout < std::chrono::duration_cast<std::chrono::milliseconds>(
+                      Clock::time_point::max() - now))
+        deadline = now + timeout;
+    switch (assembler_.get(message, deadline)) {
     case Assembler::Result::message: return message;
     case Assembler::Result::timeout: return std::nullopt;
     case Assembler::Result::closed: break;
@@ -390,12 +416,11 @@ bool ConnectionCore::wait_closed_locked(std::unique_lock<std::mutex>& lock,
 }
 
 void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
-    close_until(code, reason, Clock::now() + options_.close_timeout);
-}
-
-void ConnectionCore::close_until(std::uint16_t code, std::string_view reason,
-                                 Clock::time_point deadline) {
     if (!started_) return;
+    // A code or reason that cannot be sent throws std::invalid_argument here, before the
+    // connection starts refusing new messages.
+    static_cast<void>(Close{code, std::string(reason)}.serialize());
+    const auto deadline = Clock::now() + options_.close_timeout;
     {
         // Senders waiting for room before their message starts give up now, instead of
         // holding the send lock (and the close frame) until the deadline.
@@ -418,9 +443,11 @@ void ConnectionCore::close_until(std::uint16_t code, std::string_view reason,
     assembler_.disable_flow_control();
     std::unique_lock lock(engine_mutex_);
     if (!wait_closed_locked(lock, deadline)) {
-        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
         aborted_ = true;
         stream_->abort();
+        lock.unlock(); // the logger is user code: not under the engine lock
+        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
+        lock.lock();
         state_cv_.wait(lock, [&] { return reader_done_; });
     }
 }

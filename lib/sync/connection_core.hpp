@@ -52,8 +52,6 @@ public:
     void pong(BytesView data);
     std::chrono::nanoseconds latency() const { return std::chrono::nanoseconds(latency_ns_.load()); }
     void close(std::uint16_t code, std::string_view reason);
-    /// `close` with a deadline shared by many connections (server shutdown).
-    void close_until(std::uint16_t code, std::string_view reason, Clock::time_point deadline);
     /// Queues a close frame without waiting (server shutdown closes many at once).
     void begin_close(std::uint16_t code, std::string_view reason);
     /// Sends a whole message only if that needs no waiting: no other message in progress

@@ -266,11 +266,10 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.listener->close();
     s.accept_thread.join();
-    // Send every close frame first, then wait with one deadline for all: closing one by
-    // one would add up the timeouts of unresponsive clients.
-    const auto deadline = Clock::now() + s.options.connection.close_timeout;
+    // Send every close frame first, then wait: closing one by one would add up the
+    // timeouts of unresponsive clients.
     for (auto& core : open) core->begin_close(code, reason);
-    for (auto& core : open) core->close_until(code, reason, deadline);
+    for (auto& core : open) core->close(code, reason);
     s.pool->shutdown();
 }
 

@@ -1,0 +1,199 @@
+// Backpressure both ways: send() blocks (with bounded memory) on a peer that doesn't read,
+// and a receiver that doesn't recv() stops reading the socket so TCP pushes back on the
+// peer, without losing or reordering anything.
+#include "raw_peer.hpp"
+#include "sync_test_util.hpp"
+
+#include <syncws/client.hpp>
+#include <syncws/errors.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace syncws::test {
+namespace {
+
+using BackpressureTest = SyncTest;
+
+constexpr std::size_t message_size = 64 * 1024;
+
+/// A 64 KiB message that starts with its index.
+std::string numbered(int index) {
+    // Seven bodies, made once: generating them is slow under the sanitizers.
+    static const std::vector<std::string> bodies = [] {
+        std::vector<std::string> out;
+        for (unsigned seed = 0; seed < 7; ++seed)
+            out.push_back(pattern(message_size, seed));
+        return out;
+    }();
+    std::string out = bodies[static_cast<std::size_t>(index % 7)];
+    const std::string label = std::to_string(index) + ";";
+    std::memcpy(out.data(), label.data(), label.size());
+    return out;
+}
+
+bool is_numbered(const std::string& data, int index) {
+    return data.size() == message_size && data == numbered(index);
+}
+
+struct RawPair {
+    explicit RawPair(ClientOptions options = {}) {
+        auto accepted = run_async([&] { return raw_server.accept(); });
+        client = std::make_unique<ClientConnection>(connect(raw_server.uri(), options));
+        peer = accepted.get();
+    }
+    RawServer raw_server;
+    std::unique_ptr<ClientConnection> client;
+    std::unique_ptr<RawPeer> peer;
+};
+
+ClientOptions small_write_buffer() {
+    ClientOptions options;
+    options.compression = false; // the bytes queued are the bytes sent
+    options.connection.write_high = 64 * 1024;
+    options.connection.write_low = 16 * 1024;
+    return options;
+}
+
+TEST_F(BackpressureTest, SendBlocksOnAPeerThatDoesNotReadWithBoundedMemory) {
+    constexpr int total = 512; // 32 MiB: far beyond what the kernel buffers hold
+    RawPair pair(small_write_buffer());
+    pair.peer->set_socket_buffers(64 * 1024);
+    std::vector<std::string> messages;
+    for (int i = 0; i < total; ++i)
+        messages.push_back(numbered(i));
+
+    const long long memory_before = resident_bytes();
+    std::atomic<int> sent{0};
+    auto sender = run_async([&] {
+        for (const auto& m : messages) {
+            pair.client->send_binary(BytesView(m));
+            ++sent;
+        }
+    });
+    ASSERT_TRUE(still_blocked(sender, 500ms))
+        << "all " << total << " messages were queued for a peer that doesn't read";
+    const int sent_while_blocked = sent.load();
+    const long long growth = resident_bytes() - memory_before;
+    // What may be queued: the write buffer's high mark plus one message, and the kernel's
+    // socket buffers (the sender's grows to a few MiB by autotuning).
+    EXPECT_LT(sent_while_blocked, 160) << "messages queued before send() blocked";
+    EXPECT_LT(growth, 16 * 1024 * 1024) << "resident memory grew by " << growth << " bytes";
+
+    // Once the peer reads, the blocked send completes and everything arrives in order.
+    for (int i = 0; i < total; ++i) {
+        auto m = pair.peer->read_message();
+        ASSERT_TRUE(m) << "the connection ended after " << i << " messages";
+        ASSERT_TRUE(is_numbered(m->data, i)) << "message " << i << " is wrong";
+    }
+    ASSERT_TRUE(finishes(sender));
+    sender.get();
+    EXPECT_EQ(sent.load(), total);
+
+    pair.client->send_text("and the connection still works");
+    auto last = pair.peer->read_message();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->data, "and the connection still works");
+}
+
+TEST_F(BackpressureTest, TrySendRefusesInsteadOfBlocking) {
+    RawPair pair(small_write_buffer());
+    pair.peer->set_socket_buffers(64 * 1024);
+    const std::string chunk = numbered(0);
+    int queued = 0;
+    while (pair.client->try_send(chunk, true)) {
+        ++queued;
+        ASSERT_LT(queued, 4096) << "try_send never refused";
+    }
+    EXPECT_GT(queued, 0);
+    for (int i = 0; i < queued; ++i) {
+        auto m = pair.peer->read_message();
+        ASSERT_TRUE(m);
+        EXPECT_TRUE(m->data == chunk);
+    }
+    // try_send never throws, even once closed.
+    auto peer_reading = run_async([&] { return pair.peer->read_to_eof(); });
+    pair.client->close();
+    ASSERT_TRUE(finishes(peer_reading));
+    EXPECT_TRUE(peer_reading.get());
+    EXPECT_FALSE(pair.client->try_send("closed"));
+}
+
+TEST_F(BackpressureTest, SlowConsumerPausesTheReaderSoThePeerBlocks) {
+    constexpr int total = 768; // 48 MiB
+    ClientOptions options;
+    options.compression = false;
+    options.connection.max_queue = 4;
+    RawPair pair(options);
+    pair.peer->set_socket_buffers(64 * 1024);
+
+    std::atomic<int> sent{0};
+    auto peer_sender = run_async([&] {
+        for (int i = 0; i < total; ++i) {
+            pair.peer->send_binary(numbered(i));
+            ++sent;
+        }
+    });
+    // Nobody calls recv: the client's reader stops at max_queue frames, TCP fills up and
+    // the peer's writes block.
+    ASSERT_TRUE(still_blocked(peer_sender, 500ms))
+        << "the client read all " << total << " messages into memory";
+    EXPECT_LT(sent.load(), total);
+
+    // Nothing is lost or reordered once the consumer catches up.
+    for (int i = 0; i < total; ++i) {
+        Message m = pair.client->recv();
+        ASSERT_TRUE(m.is_binary());
+        ASSERT_TRUE(is_numbered(m.data, i)) << "message " << i << " is wrong";
+    }
+    ASSERT_TRUE(finishes(peer_sender));
+    peer_sender.get();
+    EXPECT_EQ(pair.client->recv_for(0ms), std::nullopt);
+}
+
+TEST_F(BackpressureTest, SlowConsumerStillClosesPromptly) {
+    // A connection paused by a full receive queue must still see the peer's close frame
+    // when the application closes (websockets#1336).
+    ClientOptions options;
+    options.compression = false;
+    options.connection.max_queue = 2;
+    RawPair pair(options);
+    // More than the kernel buffers while the client's reader is paused: the peer's writes
+    // block until the client closes, which lifts the pause.
+    auto peer_sender = run_async([&] {
+        for (int i = 0; i < 20; ++i)
+            pair.peer->send_binary(numbered(i));
+    });
+    auto closing = run_async([&] { pair.client->close(1000, "enough"); });
+    ASSERT_TRUE(finishes(peer_sender));
+    peer_sender.get();
+    // The peer reads the client's close and answers it; the client reads past the queued
+    // messages to find the answer.
+    std::optional<Frame> frame;
+    while ((frame = pair.peer->read_frame()) && frame->opcode != Opcode::close) {
+    }
+    ASSERT_TRUE(frame);
+    EXPECT_TRUE(pair.peer->read_to_eof());
+    ASSERT_TRUE(finishes(closing));
+    closing.get();
+    EXPECT_EQ(pair.client->close_code(), 1000);
+    // The messages received before the close are still delivered, then the end.
+    int received = 0;
+    try {
+        for (;;) {
+            Message m = pair.client->recv();
+            ASSERT_TRUE(is_numbered(m.data, received));
+            ++received;
+        }
+    } catch (const ConnectionClosedOK&) {
+    }
+    EXPECT_EQ(received, 20);
+}
+
+} // namespace
+} // namespace syncws::test
