@@ -4,6 +4,7 @@
 #include <syncws/deflate.hpp>
 #include <syncws/errors.hpp>
 
+#include <condition_variable>
 #include <set>
 
 #include "base64.hpp"
@@ -48,6 +49,7 @@ struct Server::Impl {
     mutable std::mutex mutex;
     std::set<std::shared_ptr<detail::ConnectionCore>> open; // guarded by mutex
     bool stopping = false;                                  // guarded by mutex
+    std::condition_variable stop_cv;                        // signals `stopping`
     std::uint16_t shutdown_code = 1001;                     // guarded by mutex
     std::string shutdown_reason;                            // guarded by mutex
     std::mutex shutdown_mutex;
@@ -106,7 +108,10 @@ void Server::Impl::accept_loop() {
         } catch (const NetworkError& e) {
             // Out of descriptors and the like: say so, and keep serving those we have.
             log(LogLevel::error, std::string("accept failed: ") + e.what());
+            // Back off instead of spinning on an error that persists (EMFILE): descriptors
+            // come back as connections end. shutdown() cuts the wait short.
             std::unique_lock lock(mutex);
+            stop_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
             continue;
         }
         if (!socket) return; // shutdown
@@ -260,6 +265,7 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
         std::lock_guard lock(s.mutex);
         if (s.stopping) return;
         s.stopping = true;
+        s.stop_cv.notify_all();
         s.shutdown_code = code;
         s.shutdown_reason = std::string(reason);
         open.assign(s.open.begin(), s.open.end());
