@@ -13,10 +13,12 @@ int main(int argc, char** argv) {
     syncws::ClientOptions options;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--url" && i + 1 < argc) url = argv[++i];
+        if (arg == "--url" && i + 1 < argc)
+            url = argv[++i];
         else if (arg == "--max-size" && i + 1 < argc)
             options.connection.max_size = std::stoull(argv[++i]);
-        else if (arg == "--insecure") options.tls.insecure_skip_verify = true;
+        else if (arg == "--insecure")
+            options.tls.insecure_skip_verify = true;
         else {
             std::cerr << "usage: echo_client --url URL [--max-size BYTES] [--insecure]\n";
             return 2;
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
     }
     try {
         auto connection = syncws::connect(url, options);
-        for (auto& message : connection) connection.send(message);
+        for (auto& message : connection)
+            connection.send(message);
         return 0;
     } catch (const syncws::ConnectionClosedError& e) {
         std::cerr << "echo_client: " << e.what() << "\n";

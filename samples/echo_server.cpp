@@ -31,14 +31,22 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value after " + arg).c_str());
             return argv[++i];
         };
-        if (arg == "--host") options.host = value();
-        else if (arg == "--port") options.port = static_cast<std::uint16_t>(std::stoi(value()));
-        else if (arg == "--unix") options.unix_socket = value();
-        else if (arg == "--tls-cert") cert = value();
-        else if (arg == "--tls-key") key = value();
-        else if (arg == "--max-size") options.connection.max_size = std::stoull(value());
-        else if (arg == "--verbose") verbose = true;
-        else usage(("unknown option " + arg).c_str());
+        if (arg == "--host")
+            options.host = value();
+        else if (arg == "--port")
+            options.port = static_cast<std::uint16_t>(std::stoi(value()));
+        else if (arg == "--unix")
+            options.unix_socket = value();
+        else if (arg == "--tls-cert")
+            cert = value();
+        else if (arg == "--tls-key")
+            key = value();
+        else if (arg == "--max-size")
+            options.connection.max_size = std::stoull(value());
+        else if (arg == "--verbose")
+            verbose = true;
+        else
+            usage(("unknown option " + arg).c_str());
     }
     if (cert.empty() != key.empty()) usage("--tls-cert and --tls-key go together");
     if (!cert.empty()) {
@@ -57,7 +65,8 @@ int main(int argc, char** argv) {
     // client closes (the loop then ends quietly).
     auto server = syncws::serve(
         [](syncws::ServerConnection& connection) {
-            for (auto& message : connection) connection.send(message);
+            for (auto& message : connection)
+                connection.send(message);
         },
         options);
     std::cout << "echo_server listening on " << (cert.empty() ? "ws://" : "wss://")

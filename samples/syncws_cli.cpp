@@ -77,15 +77,15 @@ int run_client(int argc, char** argv) {
     if (url.empty()) usage("missing URL");
     try {
         auto connection = syncws::connect(url, options);
-        say("Connected to " + url + (connection.subprotocol().empty()
-                                         ? std::string()
-                                         : " (subprotocol " + connection.subprotocol() + ")"));
+        say("Connected to " + url +
+            (connection.subprotocol().empty() ? std::string()
+                                              : " (subprotocol " + connection.subprotocol() + ")"));
         std::thread printer([&connection] {
             try {
                 for (auto& message : connection)
-                    say(message.is_text() ? "< " + message.data
-                                          : "< (binary, " + std::to_string(message.data.size()) +
-                                                " bytes)");
+                    say(message.is_text()
+                            ? "< " + message.data
+                            : "< (binary, " + std::to_string(message.data.size()) + " bytes)");
                 say("Connection closed: " + std::to_string(connection.close_code()) + " " +
                     connection.close_reason());
             } catch (const syncws::Error& e) {
@@ -121,13 +121,20 @@ int run_server(int argc, char** argv) {
             if (i + 1 >= argc) usage("missing value after " + arg);
             return argv[++i];
         };
-        if (arg == "--echo") echo = true;
-        else if (arg == "--host") options.host = value();
-        else if (arg == "--port") options.port = static_cast<std::uint16_t>(std::stoi(value()));
-        else if (arg == "--unix") options.unix_socket = value();
-        else if (arg == "--tls-cert") cert = value();
-        else if (arg == "--tls-key") key = value();
-        else usage("unknown option " + arg);
+        if (arg == "--echo")
+            echo = true;
+        else if (arg == "--host")
+            options.host = value();
+        else if (arg == "--port")
+            options.port = static_cast<std::uint16_t>(std::stoi(value()));
+        else if (arg == "--unix")
+            options.unix_socket = value();
+        else if (arg == "--tls-cert")
+            cert = value();
+        else if (arg == "--tls-key")
+            key = value();
+        else
+            usage("unknown option " + arg);
     }
     if (!echo) usage("serve needs --echo (the only server the tool has)");
     if (cert.empty() != key.empty()) usage("--tls-cert and --tls-key go together");
@@ -140,7 +147,8 @@ int run_server(int argc, char** argv) {
     try {
         auto server = syncws::serve(
             [](syncws::ServerConnection& connection) {
-                for (auto& message : connection) connection.send(message);
+                for (auto& message : connection)
+                    connection.send(message);
             },
             options);
         say(std::string("Echo server on ") + (cert.empty() ? "ws://" : "wss://") +

@@ -1,17 +1,18 @@
 // Opening a client connection: syncws::connect("ws://host/path").
 #pragma once
 
+#include <syncws/connection.hpp>
+#include <syncws/deflate.hpp>
+#include <syncws/http.hpp>
+#include <syncws/tls.hpp>
+#include <syncws/uri.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <syncws/connection.hpp>
-#include <syncws/http.hpp>
-#include <syncws/tls.hpp>
-#include <syncws/uri.hpp>
 
 namespace syncws {
 
@@ -31,8 +32,11 @@ struct ClientOptions {
     Headers headers;
     /// `User-Agent` header; empty for none.
     std::string user_agent = "syncws/" + std::string(version);
-    /// Offer permessage-deflate (RFC 7692) when it is available.
+    /// Offer permessage-deflate (RFC 7692), as Python websockets and browsers do.
     bool compression = true;
+    /// What to offer when `compression` is on: window sizes, context takeover, level,
+    /// memory level, and the size below which a message is sent uncompressed.
+    ClientDeflateOptions deflate;
     /// TLS settings for `wss://`.
     TlsOptions tls;
     /// Connect to this Unix domain socket instead of the URI's host and port (the URI

@@ -1,6 +1,13 @@
 // A WebSocket connection with blocking calls, safe from any thread.
 #pragma once
 
+#include <syncws/bytes.hpp>
+#include <syncws/errors.hpp>
+#include <syncws/frame.hpp>
+#include <syncws/http.hpp>
+#include <syncws/log.hpp>
+#include <syncws/protocol.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,13 +19,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <syncws/bytes.hpp>
-#include <syncws/errors.hpp>
-#include <syncws/frame.hpp>
-#include <syncws/http.hpp>
-#include <syncws/log.hpp>
-#include <syncws/protocol.hpp>
 
 namespace syncws {
 
@@ -109,7 +109,8 @@ public:
     /// Receives one message fragment by fragment: calls `on_fragment` with each frame's
     /// payload as it arrives, then returns whether the message was binary. For messages too
     /// large to hold whole. Throws like `recv`.
-    bool recv_streaming(const std::function<void(std::string_view fragment, bool last)>& on_fragment);
+    bool
+    recv_streaming(const std::function<void(std::string_view fragment, bool last)>& on_fragment);
 
     /// Range-for over received messages: ends quietly on a normal close, throws
     /// `ConnectionClosedError` on an abnormal one.

@@ -16,10 +16,14 @@ using Logger = std::function<void(LogLevel level, std::string_view message)>;
 /// "debug", "info", "warning", "error".
 constexpr std::string_view to_string(LogLevel level) noexcept {
     switch (level) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warning: return "warning";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warning:
+        return "warning";
+    case LogLevel::error:
+        return "error";
     }
     return "?";
 }

@@ -1,6 +1,13 @@
 // A thread-pool WebSocket server whose handler is a plain function.
 #pragma once
 
+#include <syncws/connection.hpp>
+#include <syncws/deflate.hpp>
+#include <syncws/http.hpp>
+#include <syncws/log.hpp>
+#include <syncws/protocol.hpp>
+#include <syncws/tls.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -10,12 +17,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <syncws/connection.hpp>
-#include <syncws/http.hpp>
-#include <syncws/log.hpp>
-#include <syncws/protocol.hpp>
-#include <syncws/tls.hpp>
 
 namespace syncws {
 
@@ -67,8 +68,11 @@ struct ServerOptions {
     ResponseHook process_response;
     /// `Server` header; empty for none.
     std::string server_header = "syncws";
-    /// Accept permessage-deflate (RFC 7692) when it is available.
+    /// Accept permessage-deflate (RFC 7692) when a client offers it.
     bool compression = true;
+    /// What to accept when `compression` is on. The defaults (12-bit windows, memLevel 5)
+    /// cost about 50 KB per connection that uses compression; see deflate.hpp.
+    ServerDeflateOptions deflate;
     /// TLS (`wss://`): set `cert_file`/`key_file` (or the PEM fields) to enable.
     std::optional<TlsOptions> tls;
     /// Receive limits, keepalive, close timeout, write buffer, logging of connections.

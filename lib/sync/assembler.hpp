@@ -2,6 +2,11 @@
 // and the threads calling recv().
 #pragma once
 
+#include "thread.hpp"
+
+#include <syncws/connection.hpp>
+#include <syncws/frame.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -10,11 +15,6 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
-
-#include <syncws/connection.hpp>
-#include <syncws/frame.hpp>
-
-#include "thread.hpp"
 
 namespace syncws::detail {
 

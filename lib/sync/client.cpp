@@ -1,12 +1,11 @@
-#include <syncws/client.hpp>
-
-#include <syncws/deflate.hpp>
-#include <syncws/errors.hpp>
-
 #include "connection_core.hpp"
 #include "handshake_io.hpp"
 #include "tcp.hpp"
 #include "unix.hpp"
+
+#include <syncws/client.hpp>
+#include <syncws/deflate.hpp>
+#include <syncws/errors.hpp>
 #if SYNCWS_HAVE_TLS
 #include "tls.hpp"
 #endif
@@ -44,8 +43,10 @@ Uri redirect_target(const Uri& from, std::string_view location) {
     std::string base = from.secure ? "wss://" : "ws://";
     base += from.host_is_ipv6() ? "[" + from.host + "]" : from.host;
     base += ":" + std::to_string(from.port);
-    if (location.substr(0, 2) == "//") return parse_uri((from.secure ? "wss:" : "ws:") + std::string(location));
-    if (!location.empty() && location.front() == '/') return parse_uri(base + std::string(location));
+    if (location.substr(0, 2) == "//")
+        return parse_uri((from.secure ? "wss:" : "ws:") + std::string(location));
+    if (!location.empty() && location.front() == '/')
+        return parse_uri(base + std::string(location));
     std::string path = from.resource_name.substr(0, from.resource_name.find('?'));
     path = path.substr(0, path.rfind('/') + 1);
     return parse_uri(base + path + std::string(location));
@@ -62,7 +63,7 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
     handshake.origin = options.origin;
     handshake.extra_headers = options.headers;
     handshake.user_agent = options.user_agent;
-    if (options.compression) handshake.extensions.push_back(make_client_deflate({}));
+    if (options.compression) handshake.extensions.push_back(make_client_deflate(options.deflate));
     ProtocolOptions protocol;
     protocol.max_size = options.connection.max_size;
 
@@ -71,12 +72,12 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
         auto engine = std::make_unique<ClientProtocol>(uri, handshake, protocol);
         const Request request = engine->connect();
         engine->send_request(request);
-        auto result = detail::run_handshake(*engine, *stream, deadline, "opening handshake with " +
-                                                                          uri.to_string());
+        auto result = detail::run_handshake(*engine, *stream, deadline,
+                                            "opening handshake with " + uri.to_string());
         if (const auto error = engine->handshake_error()) {
             const auto* response = result.response ? &*result.response : nullptr;
-            if (response && is_redirect(response->status) &&
-                response->headers.get("Location") && redirects < options.max_redirects) {
+            if (response && is_redirect(response->status) && response->headers.get("Location") &&
+                redirects < options.max_redirects) {
                 Uri next = redirect_target(uri, *response->headers.get("Location"));
                 if (uri.secure && !next.secure)
                     throw InvalidHandshake("refusing redirect from " + uri.to_string() + " to " +

@@ -1,6 +1,6 @@
-#include <syncws/connection.hpp>
-
 #include "connection_core.hpp"
+
+#include <syncws/connection.hpp>
 
 namespace syncws {
 
@@ -50,7 +50,9 @@ bool Connection::try_send(std::string_view data, bool binary) const {
     return checked(core_).try_send(binary ? Opcode::binary : Opcode::text, BytesView(data));
 }
 
-Message Connection::recv() { return checked(core_).recv(); }
+Message Connection::recv() {
+    return checked(core_).recv();
+}
 std::optional<Message> Connection::recv_for(std::chrono::milliseconds timeout) {
     return checked(core_).recv_for(timeout);
 }
@@ -62,37 +64,69 @@ bool Connection::recv_streaming(
 std::future<std::chrono::nanoseconds> Connection::ping(std::optional<std::string> data) {
     return checked(core_).ping(std::move(data));
 }
-void Connection::pong(BytesView data) { checked(core_).pong(data); }
-std::chrono::nanoseconds Connection::latency() const { return checked(core_).latency(); }
+void Connection::pong(BytesView data) {
+    checked(core_).pong(data);
+}
+std::chrono::nanoseconds Connection::latency() const {
+    return checked(core_).latency();
+}
 void Connection::close(std::uint16_t code, std::string_view reason) {
     checked(core_).close(code, reason);
 }
 
-State Connection::state() const { return checked(core_).state(); }
-std::optional<Close> Connection::close_received() const { return checked(core_).close_received(); }
-std::optional<Close> Connection::close_sent() const { return checked(core_).close_sent(); }
+State Connection::state() const {
+    return checked(core_).state();
+}
+std::optional<Close> Connection::close_received() const {
+    return checked(core_).close_received();
+}
+std::optional<Close> Connection::close_sent() const {
+    return checked(core_).close_sent();
+}
 bool Connection::close_received_then_sent() const {
     return checked(core_).close_received_then_sent();
 }
-std::uint16_t Connection::close_code() const { return checked(core_).close_code(); }
+std::uint16_t Connection::close_code() const {
+    return checked(core_).close_code();
+}
 std::string Connection::close_reason() const {
     const auto received = close_received();
     return received ? received->reason : std::string{};
 }
-const std::string& Connection::subprotocol() const { return checked(core_).subprotocol(); }
-std::string Connection::extensions() const { return checked(core_).extensions(); }
-const Request& Connection::request() const { return checked(core_).request(); }
-const Response& Connection::response() const { return checked(core_).response(); }
-std::string Connection::local_address() const { return checked(core_).local_address(); }
-std::string Connection::remote_address() const { return checked(core_).remote_address(); }
-Side Connection::side() const { return checked(core_).side(); }
+const std::string& Connection::subprotocol() const {
+    return checked(core_).subprotocol();
+}
+std::string Connection::extensions() const {
+    return checked(core_).extensions();
+}
+const Request& Connection::request() const {
+    return checked(core_).request();
+}
+const Response& Connection::response() const {
+    return checked(core_).response();
+}
+std::string Connection::local_address() const {
+    return checked(core_).local_address();
+}
+std::string Connection::remote_address() const {
+    return checked(core_).remote_address();
+}
+Side Connection::side() const {
+    return checked(core_).side();
+}
 
 // ----- iteration ------------------------------------------------------------------------
 
-Connection::iterator Connection::begin() { return iterator(this); }
-Connection::iterator Connection::end() { return iterator(); }
+Connection::iterator Connection::begin() {
+    return iterator(this);
+}
+Connection::iterator Connection::end() {
+    return iterator();
+}
 
-Connection::iterator::iterator(Connection* connection) : connection_(connection) { advance(); }
+Connection::iterator::iterator(Connection* connection) : connection_(connection) {
+    advance();
+}
 
 Connection::iterator& Connection::iterator::operator++() {
     advance();

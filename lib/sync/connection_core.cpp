@@ -16,11 +16,14 @@ bool is_ok_close_code(std::uint16_t code) {
 
 std::string negotiated_extensions(const Protocol& engine) {
     std::vector<ExtensionOffer> offers;
-    for (const auto& ext : engine.extensions()) offers.push_back(ext->negotiated());
+    for (const auto& ext : engine.extensions())
+        offers.push_back(ext->negotiated());
     return offers.empty() ? std::string{} : serialize_extension_header(offers);
 }
 
-std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+std::string ms_text(std::chrono::milliseconds d) {
+    return std::to_string(d.count()) + " ms";
+}
 
 } // namespace
 
@@ -34,7 +37,9 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
       assembler_(options_.max_queue, options_.max_queue / 4), engine_(std::move(engine)),
       early_(std::move(early)) {}
 
-ConnectionCore::~ConnectionCore() { shutdown(); }
+ConnectionCore::~ConnectionCore() {
+    shutdown();
+}
 
 void ConnectionCore::start() {
     stream_->set_pending_output_handler([this] {
@@ -92,7 +97,8 @@ void ConnectionCore::reader_loop() {
                 engine_->receive_eof();
                 reader_done_ = true;
             }
-            while (auto event = engine_->next_event()) events.push_back(std::move(*event));
+            while (auto event = engine_->next_event())
+                events.push_back(std::move(*event));
             after_engine_call_locked();
             if (reader_done_) state_cv_.notify_all();
         }
@@ -111,13 +117,18 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
         switch (frame->opcode) {
         case Opcode::text:
         case Opcode::binary:
-        case Opcode::continuation: assembler_.put(std::move(*frame)); break;
-        case Opcode::pong: acknowledge_pings(frame->payload); break;
+        case Opcode::continuation:
+            assembler_.put(std::move(*frame));
+            break;
+        case Opcode::pong:
+            acknowledge_pings(frame->payload);
+            break;
         case Opcode::close:
             // Nobody will read the rest: let the reader go on to the TCP close.
             assembler_.disable_flow_control();
             break;
-        case Opcode::ping: break; // the engine answered it
+        case Opcode::ping:
+            break; // the engine answered it
         }
     }
     events.clear();
@@ -201,8 +212,8 @@ void ConnectionCore::writer_loop() {
         if (engine_->state() == State::open) {
             if (pong_deadline_ && now >= *pong_deadline_) {
                 pong_deadline_.reset();
-                const std::string why = "keepalive ping timeout: no pong within " +
-                                        ms_text(options_.ping_timeout);
+                const std::string why =
+                    "keepalive ping timeout: no pong within " + ms_text(options_.ping_timeout);
                 if (!cause_) cause_ = std::make_exception_ptr(Timeout(why));
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "keepalive ping timeout");
@@ -220,8 +231,7 @@ void ConnectionCore::writer_loop() {
                 engine_->send_ping(BytesView(ping.payload));
                 pings_.push_back(std::move(ping));
                 next_ping_ = now + options_.ping_interval;
-                if (options_.ping_timeout.count() > 0)
-                    pong_deadline_ = now + options_.ping_timeout;
+                if (options_.ping_timeout.count() > 0) pong_deadline_ = now + options_.ping_timeout;
                 continue;
             }
         }
@@ -251,7 +261,8 @@ void ConnectionCore::acknowledge_pings(const std::string& payload) {
     {
         std::lock_guard lock(engine_mutex_);
         bool found = false;
-        for (const auto& p : pings_) found = found || p.payload == payload;
+        for (const auto& p : pings_)
+            found = found || p.payload == payload;
         if (!found) return; // unsolicited pong
         // A pong answers its ping and every earlier one (RFC 6455 §5.5.3 allows answering
         // only the most recent).
@@ -280,7 +291,8 @@ void ConnectionCore::fail_pings() {
     }
     if (pending.empty()) return;
     const auto error = closed_error();
-    for (auto& p : pending) p.done.set_exception(error);
+    for (auto& p : pending)
+        p.done.set_exception(error);
 }
 
 // ----- sending --------------------------------------------------------------------------
@@ -290,8 +302,8 @@ void ConnectionCore::wait_for_room_locked(std::unique_lock<std::mutex>& lock, bo
     if (pending() <= options_.write_high) return;
     // Above the high mark: wait until the writer brings it down to the low mark.
     state_cv_.wait(lock, [&] {
-        return pending() <= options_.write_low || engine_->state() != State::open ||
-               reader_done_ || aborted_ || (new_message && closing_);
+        return pending() <= options_.write_low || engine_->state() != State::open || reader_done_ ||
+               aborted_ || (new_message && closing_);
     });
 }
 
@@ -391,18 +403,22 @@ std::optional<Message> ConnectionCore::recv_for(std::chrono::milliseconds timeou
     // no deadline; adding it would overflow.
     const auto now = Clock::now();
     Assembler::Deadline deadline;
-    if (timeout < std::chrono::duration_cast<std::chrono::milliseconds>(
-                      Clock::time_point::max() - now))
+    if (timeout <
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now))
         deadline = now + timeout;
     switch (assembler_.get(message, deadline)) {
-    case Assembler::Result::message: return message;
-    case Assembler::Result::timeout: return std::nullopt;
-    case Assembler::Result::closed: break;
+    case Assembler::Result::message:
+        return message;
+    case Assembler::Result::timeout:
+        return std::nullopt;
+    case Assembler::Result::closed:
+        break;
     }
     std::rethrow_exception(closed_error());
 }
 
-bool ConnectionCore::recv_streaming(const std::function<void(std::string_view, bool)>& on_fragment) {
+bool ConnectionCore::recv_streaming(
+    const std::function<void(std::string_view, bool)>& on_fragment) {
     bool binary = false;
     if (assembler_.get_streaming(on_fragment, binary) == Assembler::Result::message) return binary;
     std::rethrow_exception(closed_error());

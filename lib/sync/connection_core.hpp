@@ -1,6 +1,13 @@
 // The state shared by a Connection handle, its reader thread and its writer thread.
 #pragma once
 
+#include "assembler.hpp"
+#include "stream.hpp"
+#include "thread.hpp"
+
+#include <syncws/connection.hpp>
+#include <syncws/protocol.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,13 +18,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <syncws/connection.hpp>
-#include <syncws/protocol.hpp>
-
-#include "assembler.hpp"
-#include "stream.hpp"
-#include "thread.hpp"
 
 namespace syncws::detail {
 
@@ -50,7 +50,9 @@ public:
     bool recv_streaming(const std::function<void(std::string_view, bool)>& on_fragment);
     std::future<std::chrono::nanoseconds> ping(std::optional<std::string> data);
     void pong(BytesView data);
-    std::chrono::nanoseconds latency() const { return std::chrono::nanoseconds(latency_ns_.load()); }
+    std::chrono::nanoseconds latency() const {
+        return std::chrono::nanoseconds(latency_ns_.load());
+    }
     void close(std::uint16_t code, std::string_view reason);
     /// Queues a close frame without waiting (server shutdown closes many at once).
     void begin_close(std::uint16_t code, std::string_view reason);
@@ -120,18 +122,18 @@ private:
     // ----- guarded by engine_mutex_ -----
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
-    std::size_t in_flight_ = 0;         // bytes the writer is writing
+    std::size_t in_flight_ = 0; // bytes the writer is writing
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;
     std::optional<Clock::time_point> pong_deadline_;
     std::deque<PendingPing> pings_;
-    std::exception_ptr cause_;          // the first I/O or keepalive error
+    std::exception_ptr cause_;           // the first I/O or keepalive error
     bool stream_output_pending_ = false; // TLS produced bytes while reading
     bool eof_sent_ = false;
     bool reader_done_ = false;
     bool writer_done_ = false;
     bool aborted_ = false;
-    bool closing_ = false;               // close() began: no new message may start
+    bool closing_ = false; // close() began: no new message may start
     // ------------------------------------
     std::atomic<std::int64_t> latency_ns_{0};
     std::atomic<bool> started_{false};

@@ -14,7 +14,8 @@ void flush_engine(Protocol& engine, net::Stream& stream) {
 }
 
 void drain_events(Protocol& engine, std::vector<Event>& events) {
-    while (auto event = engine.next_event()) events.push_back(std::move(*event));
+    while (auto event = engine.next_event())
+        events.push_back(std::move(*event));
 }
 
 HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadline deadline,

@@ -2,13 +2,13 @@
 // reader and writer threads exist.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <vector>
+#include "stream.hpp"
 
 #include <syncws/protocol.hpp>
 
-#include "stream.hpp"
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace syncws::detail {
 

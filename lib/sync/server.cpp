@@ -1,18 +1,17 @@
-#include <syncws/server.hpp>
+#include "base64.hpp"
+#include "connection_core.hpp"
+#include "handshake_io.hpp"
+#include "headers.hpp"
+#include "listener.hpp"
+#include "thread_pool.hpp"
 
 #include <syncws/client.hpp>
 #include <syncws/deflate.hpp>
 #include <syncws/errors.hpp>
+#include <syncws/server.hpp>
 
 #include <condition_variable>
 #include <set>
-
-#include "base64.hpp"
-#include "headers.hpp"
-#include "connection_core.hpp"
-#include "handshake_io.hpp"
-#include "listener.hpp"
-#include "thread_pool.hpp"
 #if SYNCWS_HAVE_TLS
 #include "tls.hpp"
 #endif
@@ -63,7 +62,7 @@ Server::Server(Handler handler, ServerOptions options)
     s.handshake.subprotocols = o.subprotocols;
     s.handshake.select_subprotocol = o.select_subprotocol;
     s.handshake.origins = o.origins;
-    if (o.compression) s.handshake.extensions.push_back(make_server_deflate({}));
+    if (o.compression) s.handshake.extensions.push_back(make_server_deflate(o.deflate));
 #if SYNCWS_HAVE_TLS
     if (o.tls) s.tls = net::TlsContext::server(*o.tls);
 #else
@@ -83,10 +82,16 @@ Server::~Server() {
     impl_->pool->shutdown();
 }
 
-std::uint16_t Server::port() const { return impl_->listener->port(); }
-std::string Server::address() const { return impl_->listener->local_address(); }
+std::uint16_t Server::port() const {
+    return impl_->listener->port();
+}
+std::string Server::address() const {
+    return impl_->listener->local_address();
+}
 
-void Server::serve_forever() { impl_->accept_loop(); }
+void Server::serve_forever() {
+    impl_->accept_loop();
+}
 
 void Server::start() {
     Impl* s = impl_.get();
@@ -158,8 +163,8 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
         ProtocolOptions protocol;
         protocol.max_size = options.connection.max_size;
         auto engine = std::make_unique<ServerProtocol>(handshake, protocol);
-        auto result = detail::run_handshake(*engine, *stream, deadline,
-                                            "opening handshake with " + peer);
+        auto result =
+            detail::run_handshake(*engine, *stream, deadline, "opening handshake with " + peer);
         if (!result.request) {
             // The engine answered a malformed request itself (400 / 431), or the client
             // left.
@@ -213,9 +218,9 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
             return;
         }
         detail::drain_events(*engine, result.early);
-        auto core = std::make_shared<detail::ConnectionCore>(
-            std::move(engine), std::move(stream), options.connection, request, response,
-            std::move(result.early));
+        auto core = std::make_shared<detail::ConnectionCore>(std::move(engine), std::move(stream),
+                                                             options.connection, request, response,
+                                                             std::move(result.early));
         bool stopped = false;
         std::uint16_t stop_code = 1001;
         std::string stop_reason;
@@ -274,22 +279,26 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     s.accept_thread.join();
     // Send every close frame first, then wait: closing one by one would add up the
     // timeouts of unresponsive clients.
-    for (auto& core : open) core->begin_close(code, reason);
-    for (auto& core : open) core->close(code, reason);
+    for (auto& core : open)
+        core->begin_close(code, reason);
+    for (auto& core : open)
+        core->close(code, reason);
     s.pool->shutdown();
 }
 
 std::vector<Connection> Server::connections() const {
     std::lock_guard lock(impl_->mutex);
     std::vector<Connection> result;
-    for (const auto& core : impl_->open) result.emplace_back(core);
+    for (const auto& core : impl_->open)
+        result.emplace_back(core);
     return result;
 }
 
-RequestHook basic_auth(std::string realm,
-                       std::function<bool(std::string_view user, std::string_view password)> check) {
-    return [realm = std::move(realm), check = std::move(check)](
-               const Request& request) -> std::optional<Response> {
+RequestHook
+basic_auth(std::string realm,
+           std::function<bool(std::string_view user, std::string_view password)> check) {
+    return [realm = std::move(realm),
+            check = std::move(check)](const Request& request) -> std::optional<Response> {
         if (const auto header = request.headers.get("Authorization")) {
             constexpr std::string_view scheme = "Basic ";
             if (header->size() > scheme.size() &&
@@ -306,7 +315,8 @@ RequestHook basic_auth(std::string realm,
         }
         Response response;
         response.status = 401;
-        response.headers.add("WWW-Authenticate", "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
+        response.headers.add("WWW-Authenticate",
+                             "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
         response.headers.add("Content-Type", "text/plain; charset=utf-8");
         response.headers.add("Connection", "close");
         response.body = "Missing or invalid credentials.\n";

@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-
 #include <pthread.h>
 
 namespace syncws::detail {

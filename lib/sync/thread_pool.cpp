@@ -15,7 +15,9 @@ ThreadPool::ThreadPool(std::size_t max_threads, std::size_t min_threads,
       min_threads_(min_threads < max_threads ? min_threads : max_threads),
       idle_timeout_(idle_timeout), stack_size_(stack_size) {}
 
-ThreadPool::~ThreadPool() { shutdown(); }
+ThreadPool::~ThreadPool() {
+    shutdown();
+}
 
 bool ThreadPool::try_submit(std::function<void()> task) {
     std::unique_lock lock(mutex_);
@@ -46,8 +48,8 @@ void ThreadPool::run(Worker* self) {
     std::unique_lock lock(mutex_);
     for (;;) {
         ++idle_;
-        const bool woke = work_cv_.wait_for(lock, idle_timeout_,
-                                            [&] { return !tasks_.empty() || stopping_; });
+        const bool woke =
+            work_cv_.wait_for(lock, idle_timeout_, [&] { return !tasks_.empty() || stopping_; });
         --idle_;
         if (tasks_.empty()) {
             if (stopping_ || (!woke && threads_ > min_threads_)) break;

@@ -1,6 +1,8 @@
 // The server's pool: one task per connection, bounded, idle threads retire.
 #pragma once
 
+#include "thread.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -8,8 +10,6 @@
 #include <functional>
 #include <list>
 #include <mutex>
-
-#include "thread.hpp"
 
 namespace syncws::detail {
 

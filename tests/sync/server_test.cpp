@@ -102,6 +102,49 @@ TEST_F(ServerTest, ProcessRequestRefusesWith401) {
     EXPECT_EQ(client.recv().data, "authorized");
 }
 
+TEST_F(ServerTest, BasicAuthHelperChecksCredentials) {
+    ServerOptions so = local_options();
+    so.process_request = basic_auth("chat room", [](std::string_view user, std::string_view pw) {
+        return user == "alice" && pw == "s3:cret";
+    });
+    auto server = start_server(echo_handler(), so);
+    const std::string port = std::to_string(server->port());
+
+    for (const std::string userinfo : {"", "alice:wrong@", "bob:s3%3Acret@"}) {
+        const Response response = refused_response("ws://" + userinfo + "127.0.0.1:" + port + "/");
+        EXPECT_EQ(response.status, 401) << userinfo;
+        EXPECT_EQ(response.headers.get("WWW-Authenticate"),
+                  "Basic realm=\"chat room\", charset=\"UTF-8\"")
+            << userinfo;
+    }
+    // The password may contain a colon: only the first one separates the user name.
+    auto client = connect("ws://alice:s3%3Acret@127.0.0.1:" + port + "/");
+    client.send_text("let in");
+    EXPECT_EQ(client.recv().data, "let in");
+}
+
+TEST_F(ServerTest, DeflateOptionsReachTheHandshake) {
+    ServerOptions so = local_options();
+    so.deflate.server_max_window_bits = 10;
+    auto server = start_server(echo_handler(), so);
+
+    ClientOptions co;
+    co.deflate.client_no_context_takeover = true;
+    auto client = connect(uri_of(*server), co);
+    const std::string negotiated = client.extensions();
+    EXPECT_TRUE(contains(negotiated, "permessage-deflate")) << negotiated;
+    EXPECT_TRUE(contains(negotiated, "server_max_window_bits=10")) << negotiated;
+    EXPECT_TRUE(contains(negotiated, "client_no_context_takeover")) << negotiated;
+    const std::string text(100000, 'x');
+    client.send_text(text);
+    EXPECT_EQ(client.recv().data, text);
+
+    ClientOptions off;
+    off.compression = false;
+    auto plain = connect(uri_of(*server), off);
+    EXPECT_EQ(plain.extensions(), "");
+}
+
 TEST_F(ServerTest, ProcessResponseEditsTheHandshake) {
     ServerOptions so = local_options();
     so.process_response = [](const Request&, Response& response) {
