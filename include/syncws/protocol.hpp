@@ -180,6 +180,7 @@ protected:
     void set_handshake_error(std::exception_ptr error);
 
 private:
+    std::size_t process(std::string_view input);
     void process_input();
     std::size_t receive_frames(std::string_view input);
     bool start_frame(const detail::FrameHeader& header);

@@ -7,7 +7,6 @@
 #include <syncws/protocol.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <stdexcept>
 
 namespace syncws {
@@ -55,9 +54,10 @@ struct Protocol::Impl {
     State state;
     ProtocolOptions options;
 
-    // Input not yet consumed; `in_pos` bytes at its front are already used.
+    // Input not yet consumed: an incomplete frame header or HTTP head, or frames held while
+    // a server decides on its response. Empty in the steady state, so most reads are parsed
+    // straight from the caller's buffer.
     std::string in;
-    std::size_t in_pos = 0;
     bool eof_received = false;
     // After the connection failed or the closing handshake finished, input is ignored
     // (RFC 6455 §7.1.7: "MUST NOT continue to attempt to process data").
@@ -65,7 +65,10 @@ struct Protocol::Impl {
     // Server: the request was parsed, the engine waits for send_response.
     bool handshake_parsed = false;
 
-    std::deque<Event> events;
+    // Events not yet taken; `next_event` is the index of the next one. A vector, cleared
+    // (capacity kept) once drained, so the steady state allocates nothing for the queue.
+    std::vector<Event> events;
+    std::size_t next_event = 0;
     Bytes out;
     bool eof_queued = false;
 
@@ -175,9 +178,13 @@ bool Protocol::close_expected() const noexcept {
 // ----- events ---------------------------------------------------------------------------
 
 std::optional<Event> Protocol::next_event() {
-    if (impl_->events.empty()) return std::nullopt;
-    Event event = std::move(impl_->events.front());
-    impl_->events.pop_front();
+    Impl& s = *impl_;
+    if (s.next_event == s.events.size()) return std::nullopt;
+    std::optional<Event> event(std::move(s.events[s.next_event++]));
+    if (s.next_event == s.events.size()) {
+        s.events.clear();
+        s.next_event = 0;
+    }
     return event;
 }
 
@@ -216,9 +223,9 @@ void Protocol::handshake_failed(std::exception_ptr error) {
     Impl& s = *impl_;
     s.handshake_error = std::move(error);
     s.state = State::closed;
+    // The input is dropped by process_input once it sees `discarding`: a view into it may
+    // be in use right now.
     s.discarding = true;
-    s.in.clear();
-    s.in_pos = 0;
     s.eof_queued = true;
 }
 
@@ -228,38 +235,44 @@ void Protocol::receive_data(BytesView data) {
     Impl& s = *impl_;
     if (s.eof_received) throw InvalidState("receive_data after receive_eof");
     if (s.discarding || data.empty()) return;
+    if (s.in.empty()) {
+        const std::size_t used = process(data.as_string_view());
+        if (!s.discarding && used < data.size())
+            s.in.assign(data.data() + used, data.size() - used);
+        return;
+    }
     s.in.append(data.data(), data.size());
     process_input();
 }
 
-void Protocol::process_input() {
+std::size_t Protocol::process(std::string_view input) {
     Impl& s = *impl_;
-    while (!s.discarding && s.in_pos < s.in.size()) {
-        std::string_view pending(s.in.data() + s.in_pos, s.in.size() - s.in_pos);
+    std::size_t total = 0;
+    while (!s.discarding && total < input.size()) {
+        const std::string_view pending = input.substr(total);
         std::size_t used = 0;
         if (s.state == State::connecting) {
             if (s.handshake_parsed) break; // the server still has to answer
             used = receive_handshake(pending);
             if (s.discarding) break;
-            if (used == 0) break;
         } else {
             used = receive_frames(pending);
-            if (used == 0) break;
         }
-        s.in_pos += used;
+        if (used == 0) break;
+        total += used;
     }
-    // Compact: keep only unconsumed bytes, so the buffer never grows past one frame header
-    // plus what the current read brought.
-    if (s.discarding) {
+    return total;
+}
+
+void Protocol::process_input() {
+    Impl& s = *impl_;
+    const std::size_t used = process(s.in);
+    // Keep only unconsumed bytes: the buffer never holds more than an incomplete header
+    // (or head) plus what the last read brought.
+    if (s.discarding || used == s.in.size())
         s.in.clear();
-        s.in_pos = 0;
-    } else if (s.in_pos == s.in.size()) {
-        s.in.clear();
-        s.in_pos = 0;
-    } else if (s.in_pos > 0) {
-        s.in.erase(0, s.in_pos);
-        s.in_pos = 0;
-    }
+    else if (used > 0)
+        s.in.erase(0, used);
 }
 
 void Protocol::handshake_parsed() {
@@ -517,7 +530,7 @@ void Protocol::receive_eof() {
     if (!s.close_received && !s.discarding) {
         // RFC 6455 §7.1.5: no close frame → close code 1006; nothing is sent.
         s.protocol_error = std::make_exception_ptr(ProtocolError(
-            code(CloseCode::abnormal_closure), s.frame_pending || s.in_pos < s.in.size()
+            code(CloseCode::abnormal_closure), s.frame_pending || !s.in.empty()
                                                    ? "connection closed in the middle of a frame"
                                                    : "connection closed without a close frame"));
     }
@@ -526,7 +539,6 @@ void Protocol::receive_eof() {
     s.state = State::closed;
     s.discarding = true;
     s.in.clear();
-    s.in_pos = 0;
 }
 
 // ----- commands -------------------------------------------------------------------------
