@@ -8,6 +8,12 @@
 // peer does not close it in time.
 #pragma once
 
+#include <syncws/bytes.hpp>
+#include <syncws/extension.hpp>
+#include <syncws/frame.hpp>
+#include <syncws/http.hpp>
+#include <syncws/uri.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -18,12 +24,6 @@
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <syncws/bytes.hpp>
-#include <syncws/extension.hpp>
-#include <syncws/frame.hpp>
-#include <syncws/http.hpp>
-#include <syncws/uri.hpp>
 
 namespace syncws {
 
@@ -87,6 +87,13 @@ public:
 
     /// The next event, or nothing when all input so far has been reported.
     std::optional<Event> next_event();
+
+    /// Moves the next event into `event` and returns true, or returns false when all input
+    /// so far has been reported. What `event` held before is kept by the engine, and the
+    /// payload buffer of a small frame is reused for a later frame: a caller that keeps
+    /// passing the same `Event` receives a steady stream of small frames without a memory
+    /// allocation per frame.
+    bool next_event(Event& event);
 
     // ----- commands (RFC 6455 §5.4–§5.5, §7) ---------------------------------------------
 
@@ -185,8 +192,9 @@ private:
     std::size_t receive_frames(std::string_view input);
     bool start_frame(const detail::FrameHeader& header);
     void finish_frame();
-    void receive_data_frame(Frame frame);
-    void receive_close(Frame frame);
+    void receive_data_frame();
+    void receive_close();
+    void publish_frame();
     void fail_on_peer(std::uint16_t code, const std::string& why);
     void send_frame(Opcode opcode, bool fin, std::uint8_t rsv, std::string_view payload);
     void send_data(Opcode opcode, BytesView data, bool fin, bool compress);

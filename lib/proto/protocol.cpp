@@ -65,10 +65,13 @@ struct Protocol::Impl {
     // Server: the request was parsed, the engine waits for send_response.
     bool handshake_parsed = false;
 
-    // Events not yet taken; `next_event` is the index of the next one. A vector, cleared
-    // (capacity kept) once drained, so the steady state allocates nothing for the queue.
+    // Events not yet taken are events[next_event, event_count). The slots past event_count
+    // are spares, kept when the queue drains: a spare frame's payload buffer becomes the
+    // buffer of a later frame, so neither the queue nor small frames allocate in the
+    // steady state.
     std::vector<Event> events;
     std::size_t next_event = 0;
+    std::size_t event_count = 0;
     Bytes out;
     bool eof_queued = false;
 
@@ -177,21 +180,62 @@ bool Protocol::close_expected() const noexcept {
 
 // ----- events ---------------------------------------------------------------------------
 
+namespace {
+
+// A spare buffer above this size is released rather than kept: spares exist for streams of
+// small frames, and one large message must not pin its memory for the connection's life.
+constexpr std::size_t max_spare_capacity = 16 * 1024;
+
+void trim_spare(Event& spare) {
+    if (auto* frame = std::get_if<Frame>(&spare);
+        frame && frame->payload.capacity() > max_spare_capacity)
+        Bytes().swap(frame->payload);
+}
+
+} // namespace
+
 std::optional<Event> Protocol::next_event() {
     Impl& s = *impl_;
-    if (s.next_event == s.events.size()) return std::nullopt;
+    if (s.next_event == s.event_count) return std::nullopt;
     std::optional<Event> event(std::move(s.events[s.next_event++]));
-    if (s.next_event == s.events.size()) {
-        s.events.clear();
-        s.next_event = 0;
-    }
+    if (s.next_event == s.event_count) s.next_event = s.event_count = 0;
     return event;
+}
+
+bool Protocol::next_event(Event& event) {
+    Impl& s = *impl_;
+    if (s.next_event == s.event_count) return false;
+    Event& slot = s.events[s.next_event++];
+    std::swap(event, slot);
+    trim_spare(slot);
+    if (s.next_event == s.event_count) s.next_event = s.event_count = 0;
+    return true;
 }
 
 // ----- helpers for subclasses -----------------------------------------------------------
 
 void Protocol::emit(Event event) {
-    impl_->events.push_back(std::move(event));
+    Impl& s = *impl_;
+    if (s.event_count < s.events.size())
+        s.events[s.event_count] = std::move(event);
+    else
+        s.events.push_back(std::move(event));
+    ++s.event_count;
+}
+
+// Queues the frame just received and leaves `frame` holding a spare's buffer for the next.
+void Protocol::publish_frame() {
+    Impl& s = *impl_;
+    if (s.event_count < s.events.size()) {
+        Event& slot = s.events[s.event_count];
+        if (auto* spare = std::get_if<Frame>(&slot))
+            std::swap(*spare, s.frame);
+        else
+            slot = std::move(s.frame);
+    } else {
+        s.events.emplace_back(std::move(s.frame));
+    }
+    ++s.event_count;
 }
 
 void Protocol::write(std::string_view bytes) {
@@ -399,39 +443,40 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
     s.frame.rsv2 = (h.rsv & 0x2) != 0;
     s.frame.rsv3 = (h.rsv & 0x1) != 0;
     s.frame.payload.clear();
-    // Reserve up to a bound: the length is peer data, and max_size may be unlimited.
-    s.frame.payload.reserve(
-        static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
+    // Reserve up to a bound: the length is peer data, and max_size may be unlimited. A
+    // spare's buffer (publish_frame) is usually large enough already.
+    if (h.payload_length > s.frame.payload.capacity())
+        s.frame.payload.reserve(
+            static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
     return true;
 }
 
 void Protocol::finish_frame() {
     Impl& s = *impl_;
-    Frame frame = std::move(s.frame);
-    s.frame = Frame{};
-    switch (frame.opcode) {
+    switch (s.frame.opcode) {
     case Opcode::close:
-        receive_close(std::move(frame));
+        receive_close();
         return;
     case Opcode::ping:
         // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless we already
         // sent a close frame (nothing may follow it).
-        if (s.state == State::open) send_frame(Opcode::pong, true, 0, frame.payload);
-        s.events.emplace_back(std::move(frame));
+        if (s.state == State::open) send_frame(Opcode::pong, true, 0, s.frame.payload);
+        publish_frame();
         return;
     case Opcode::pong:
-        s.events.emplace_back(std::move(frame));
+        publish_frame();
         return;
     default:
         break;
     }
-    receive_data_frame(std::move(frame));
+    receive_data_frame();
 }
 
-void Protocol::receive_data_frame(Frame frame) {
+void Protocol::receive_data_frame() {
     // In CLOSING (we sent a close frame) data still arrives: the peer sent it before it saw
     // our close (RFC 6455 §5.5.1), so it is delivered like any other.
     Impl& s = *impl_;
+    Frame& frame = s.frame;
     if (!s.extensions.empty()) {
         try {
             for (auto it = s.extensions.rbegin(); it != s.extensions.rend(); ++it) {
@@ -474,12 +519,12 @@ void Protocol::receive_data_frame(Frame frame) {
             return;
         }
     }
-    s.events.emplace_back(std::move(frame));
+    publish_frame();
 }
 
-void Protocol::receive_close(Frame frame) {
+void Protocol::receive_close() {
     Impl& s = *impl_;
-    const std::string_view payload = frame.payload;
+    const std::string_view payload = s.frame.payload;
     // RFC 6455 §5.5.1: a body, if present, starts with a 2-byte code; the rest is UTF-8.
     if (payload.size() == 1) {
         fail_on_peer(code(CloseCode::protocol_error), "close frame with a 1-byte payload");
@@ -513,7 +558,7 @@ void Protocol::receive_close(Frame frame) {
     // nothing after the close frame is processed.
     s.discarding = true;
     if (s.side == Side::server) s.eof_queued = true;
-    s.events.emplace_back(std::move(frame));
+    publish_frame();
 }
 
 void Protocol::receive_eof() {

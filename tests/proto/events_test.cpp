@@ -1,0 +1,95 @@
+// The pull API's event queue: order, the two forms of next_event, and buffer reuse.
+#include "proto_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace syncws::test {
+namespace {
+
+std::string binary_frame(std::string_view payload) {
+    return frame_bytes(Side::client, Opcode::binary, payload);
+}
+
+const Frame& frame_in(const Event& event) {
+    const auto* frame = std::get_if<Frame>(&event);
+    if (!frame) throw std::logic_error("event is not a frame");
+    return *frame;
+}
+
+TEST(Events, BothFormsKeepArrivalOrder) {
+    auto server = open_engine(Side::server);
+    std::string input;
+    for (int i = 0; i < 10; ++i)
+        input += binary_frame("message " + std::to_string(i));
+    server->receive_data(BytesView(input));
+
+    Event reused;
+    for (int i = 0; i < 10; ++i) {
+        const std::string expected = "message " + std::to_string(i);
+        if (i % 3 == 0) {
+            auto event = server->next_event();
+            ASSERT_TRUE(event.has_value());
+            EXPECT_EQ(frame_in(*event).payload, expected);
+        } else {
+            ASSERT_TRUE(server->next_event(reused));
+            EXPECT_EQ(frame_in(reused).payload, expected);
+        }
+    }
+    EXPECT_FALSE(server->next_event(reused));
+    EXPECT_FALSE(server->next_event().has_value());
+}
+
+TEST(Events, ReusedBuffersNeverLeakEarlierBytes) {
+    auto server = open_engine(Side::server);
+    Event reused;
+    // Long payloads first, then shorter ones built in the buffers the long ones gave back.
+    for (std::size_t length : {200u, 100u, 3u, 0u, 150u, 1u}) {
+        for (int round = 0; round < 3; ++round) {
+            const std::string payload(length, static_cast<char>('a' + round));
+            const std::string input = binary_frame(payload) + binary_frame(payload);
+            server->receive_data(BytesView(input));
+            for (int n = 0; n < 2; ++n) {
+                ASSERT_TRUE(server->next_event(reused));
+                EXPECT_EQ(frame_in(reused).payload, payload) << "length " << length;
+            }
+            EXPECT_FALSE(server->next_event(reused));
+        }
+    }
+}
+
+TEST(Events, ALargeBufferHandedBackIsNotKeptForSmallFrames) {
+    auto server = open_engine(Side::server);
+    Event reused;
+    const std::string large(1 << 20, 'L');
+    server->receive_data(BytesView(binary_frame(large)));
+    ASSERT_TRUE(server->next_event(reused));
+    ASSERT_EQ(frame_in(reused).payload.size(), large.size());
+
+    // The megabyte buffer goes back to the engine with the next call; a small frame built
+    // in it would pin a megabyte per connection for as long as the connection lives.
+    for (int i = 0; i < 4; ++i) {
+        server->receive_data(BytesView(binary_frame("small")));
+        ASSERT_TRUE(server->next_event(reused));
+        EXPECT_EQ(frame_in(reused).payload, "small");
+        EXPECT_LE(frame_in(reused).payload.capacity(), 16u * 1024) << "frame " << i;
+    }
+}
+
+TEST(Events, HandshakeEventAfterSparesIsDelivered) {
+    // A server engine in CONNECTING: the request event lands in the queue like a frame.
+    ServerProtocol server(ServerHandshakeOptions{}, test_options());
+    const std::string request = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                "Sec-WebSocket-Version: 13\r\n\r\n";
+    server.receive_data(BytesView(request));
+    Event reused = Frame{Opcode::text, true, false, false, false, "spare"};
+    ASSERT_TRUE(server.next_event(reused));
+    const auto* parsed = std::get_if<Request>(&reused);
+    ASSERT_NE(parsed, nullptr);
+    EXPECT_EQ(parsed->target, "/chat");
+    EXPECT_FALSE(server.next_event(reused));
+}
+
+} // namespace
+} // namespace syncws::test
