@@ -1,6 +1,7 @@
 // A WebSocket echo server: every message comes back to its sender.
 //
 //   echo_server [--host H] [--port N] [--unix PATH] [--tls-cert FILE --tls-key FILE]
+//               [--max-size BYTES] [--max-connections N] [--verbose]
 #include <syncws/server.hpp>
 
 #include <csignal>
@@ -13,7 +14,8 @@ namespace {
 [[noreturn]] void usage(const char* why) {
     std::cerr << "echo_server: " << why << "\n"
               << "usage: echo_server [--host H] [--port N] [--unix PATH]"
-                 " [--tls-cert FILE --tls-key FILE] [--max-size BYTES] [--verbose]\n";
+                 " [--tls-cert FILE --tls-key FILE] [--max-size BYTES] [--max-connections N]"
+                 " [--verbose]\n";
     std::exit(2);
 }
 
@@ -43,6 +45,8 @@ int main(int argc, char** argv) {
             key = value();
         else if (arg == "--max-size")
             options.connection.max_size = std::stoull(value());
+        else if (arg == "--max-connections")
+            options.max_connections = std::stoull(value());
         else if (arg == "--verbose")
             verbose = true;
         else

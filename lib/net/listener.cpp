@@ -214,6 +214,11 @@ void Listener::close() noexcept {
     remove_socket_file();
 }
 
+void Listener::release() noexcept {
+    close();
+    fd_.reset();
+}
+
 void Listener::remove_socket_file() noexcept {
     std::call_once(unlink_once_, [this] {
         if (unix_path_.empty()) return;

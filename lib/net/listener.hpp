@@ -67,8 +67,15 @@ public:
     std::unique_ptr<SocketStream> accept();
 
     /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
-    /// file. Idempotent; never throws. The port stays bound until the destructor.
+    /// file. Idempotent; never throws. The port stays bound until `release()` or the
+    /// destructor.
     void close() noexcept;
+
+    /// Closes the listening socket, so the port is free again and new clients are refused
+    /// at once instead of waiting in the backlog. Only once every `accept()` has returned
+    /// (by the thread that accepted): nothing else may use the descriptor meanwhile.
+    /// Implies `close()`. Idempotent; never throws.
+    void release() noexcept;
 
     /// True once `close()` was called.
     bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }

@@ -1,11 +1,11 @@
 // The server's opening handshake (RFC 6455 §4.2).
-#include <syncws/errors.hpp>
-#include <syncws/protocol.hpp>
-
 #include "base64.hpp"
 #include "handshake.hpp"
 #include "headers.hpp"
 #include "http_parser.hpp"
+
+#include <syncws/errors.hpp>
+#include <syncws/protocol.hpp>
 
 namespace syncws {
 
@@ -18,8 +18,7 @@ struct Refusal {
     Headers headers;
 };
 
-template <typename E>
-Refusal refuse(int status, E error, Headers headers = {}) {
+template <typename E> Refusal refuse(int status, E error, Headers headers = {}) {
     return Refusal{status, std::make_exception_ptr(std::move(error)), std::move(headers)};
 }
 
@@ -49,30 +48,32 @@ std::optional<Refusal> check_upgrade_request(const Request& request,
                                                       : "missing"),
                       upgrade_required);
     if (!h.has_token("Upgrade", "websocket"))
-        return refuse(426,
-                      InvalidHeader("Upgrade",
-                                    h.contains("Upgrade") ? "isn't 'websocket'" : "missing"),
-                      upgrade_required);
+        return refuse(
+            426, InvalidHeader("Upgrade", h.contains("Upgrade") ? "isn't 'websocket'" : "missing"),
+            upgrade_required);
     if (h.count("Host") != 1)
-        return refuse(400, InvalidHeader("Host", h.contains("Host") ? "appears more than once"
-                                                                    : "missing"));
+        return refuse(
+            400, InvalidHeader("Host", h.contains("Host") ? "appears more than once" : "missing"));
     const auto keys = h.get_all("Sec-WebSocket-Key");
     if (keys.size() != 1)
         return refuse(400, InvalidHeader("Sec-WebSocket-Key",
                                          keys.empty() ? "missing" : "appears more than once"));
     const auto nonce = detail::base64_decode(keys.front());
-    if (!nonce || nonce->size() != 16)
-        return refuse(400, InvalidHeader("Sec-WebSocket-Key",
-                                         "'" + std::string(keys.front()) +
-                                             "' isn't 16 bytes in base64"));
+    if (!nonce || nonce->size() != 16) {
+        // Built by appending: GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+        // "'" + std::string(...), which breaks release builds with --werror.
+        std::string why = "'";
+        why.append(keys.front()).append("' isn't 16 bytes in base64");
+        return refuse(400, InvalidHeader("Sec-WebSocket-Key", why));
+    }
     // RFC 6455 §4.4: an unsupported version is answered with the versions we speak.
     const auto versions = h.get_all("Sec-WebSocket-Version");
     if (versions.size() != 1 || versions.front() != "13")
         return refuse(426,
                       InvalidHeader("Sec-WebSocket-Version",
-                                    versions.empty() ? "missing"
-                                                     : "'" + std::string(versions.front()) +
-                                                           "' isn't 13"),
+                                    versions.empty()
+                                        ? "missing"
+                                        : "'" + std::string(versions.front()) + "' isn't 13"),
                       Headers{{"Sec-WebSocket-Version", "13"}});
     if (!options.origins.empty()) {
         const auto origins = h.get_all("Origin");
@@ -80,12 +81,12 @@ std::optional<Refusal> check_upgrade_request(const Request& request,
             return refuse(400, InvalidHeader("Origin", "appears more than once"));
         const std::string_view origin = origins.empty() ? std::string_view{} : origins.front();
         bool allowed = false;
-        for (const auto& o : options.origins) allowed = allowed || o == origin;
+        for (const auto& o : options.origins)
+            allowed = allowed || o == origin;
         if (!allowed)
-            return refuse(403, InvalidHeader("Origin", origins.empty()
-                                                           ? "missing"
-                                                           : "'" + std::string(origin) +
-                                                                 "' isn't allowed"));
+            return refuse(403, InvalidHeader("Origin", origins.empty() ? "missing"
+                                                                       : "'" + std::string(origin) +
+                                                                             "' isn't allowed"));
     }
     return std::nullopt;
 }
@@ -158,7 +159,8 @@ Response ServerProtocol::accept(const Request& request) {
                     for (const auto& factory : handshake_.extensions) {
                         if (factory->name() != offer.name) continue;
                         bool used = false;
-                        for (const auto& ext : accepted) used = used || ext->name() == offer.name;
+                        for (const auto& ext : accepted)
+                            used = used || ext->name() == offer.name;
                         if (used) break;
                         auto acceptance = factory->negotiate(offer.parameters, accepted);
                         if (!acceptance) continue;
@@ -181,7 +183,8 @@ Response ServerProtocol::accept(const Request& request) {
             text += e.what();
         }
         Response response = plain_text_response(refusal->status, text + ".");
-        for (const auto& [name, value] : refusal->headers) response.headers.add(name, value);
+        for (const auto& [name, value] : refusal->headers)
+            response.headers.add(name, value);
         set_handshake_error(refusal->error);
         return response;
     }
@@ -191,8 +194,7 @@ Response ServerProtocol::accept(const Request& request) {
     Headers& h = response.headers;
     h.add("Upgrade", "websocket");
     h.add("Connection", "Upgrade");
-    h.add("Sec-WebSocket-Accept",
-          detail::accept_key(*request.headers.get("Sec-WebSocket-Key")));
+    h.add("Sec-WebSocket-Accept", detail::accept_key(*request.headers.get("Sec-WebSocket-Key")));
     if (!answers.empty()) h.add("Sec-WebSocket-Extensions", serialize_extension_header(answers));
     if (!subprotocol.empty()) h.add("Sec-WebSocket-Protocol", subprotocol);
     pending_subprotocol_ = std::move(subprotocol);

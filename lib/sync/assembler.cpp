@@ -10,6 +10,20 @@ void Assembler::put(Frame frame) {
     frames_cv_.notify_one();
 }
 
+void Assembler::put(std::vector<Frame>& frames) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!closed_) {
+            for (auto& frame : frames)
+                frames_.push_back(std::move(frame));
+            if (frames_.size() > high_) paused_ = true;
+        }
+    }
+    frames.clear();
+    // One consumer at a time takes frames (consumer_mutex_), so waking one is enough.
+    frames_cv_.notify_one();
+}
+
 void Assembler::wait_for_room() {
     std::unique_lock lock(mutex_);
     room_cv_.wait(lock, [&] { return !paused_ || !flow_control_ || closed_; });

@@ -34,6 +34,8 @@ public:
 
     /// Queues a data frame. Never blocks.
     void put(Frame frame);
+    /// Queues data frames in order, and leaves `frames` empty. Never blocks.
+    void put(std::vector<Frame>& frames);
     /// Blocks while the queue is above its high mark (until it reaches the low mark),
     /// unless flow control is off or the assembler is closed.
     void wait_for_room();

@@ -47,7 +47,7 @@ void ConnectionCore::start() {
         stream_output_pending_ = true;
         writer_cv_.notify_one();
     });
-    if (options_.ping_interval.count() > 0) next_ping_ = Clock::now() + options_.ping_interval;
+    if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
     reader_.start(options_.thread_stack_size, [this] { reader_loop(); });
     // Only now: if the reader could not start, shutdown() must not wait for it.
     started_ = true;
@@ -72,7 +72,9 @@ void ConnectionCore::log(LogLevel level, const std::string& message) const {
 // ----- the reader -----------------------------------------------------------------------
 
 void ConnectionCore::reader_loop() {
-    std::vector<char> buffer(read_buffer_size);
+    // Not a std::vector: value-initialising 64 KiB would make every page of it resident
+    // for every idle connection. Pages the kernel never writes into stay unbacked.
+    const std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
     std::vector<Event> events;
     {
         std::lock_guard lock(engine_mutex_);
@@ -84,7 +86,7 @@ void ConnectionCore::reader_loop() {
         std::size_t n = 0;
         std::exception_ptr error;
         try {
-            n = stream_->read_some(buffer.data(), buffer.size());
+            n = stream_->read_some(buffer.get(), read_buffer_size);
         } catch (...) {
             error = std::current_exception();
         }
@@ -92,7 +94,7 @@ void ConnectionCore::reader_loop() {
             std::lock_guard lock(engine_mutex_);
             if (error && !cause_ && !aborted_) cause_ = error;
             if (n > 0) {
-                engine_->receive_data(BytesView(buffer.data(), n));
+                engine_->receive_data(BytesView(buffer.get(), n));
             } else {
                 engine_->receive_eof();
                 reader_done_ = true;
@@ -111,6 +113,14 @@ void ConnectionCore::reader_loop() {
 }
 
 void ConnectionCore::deliver(std::vector<Event>& events) {
+    // All the data frames of one read go to the assembler at once: one lock and one
+    // wake-up for a batch, instead of a consumer contending with the reader frame by frame.
+    data_frames_.clear();
+    for (auto& event : events) {
+        auto* frame = std::get_if<Frame>(&event);
+        if (frame && !is_control(frame->opcode)) data_frames_.push_back(std::move(*frame));
+    }
+    if (!data_frames_.empty()) assembler_.put(data_frames_);
     for (auto& event : events) {
         auto* frame = std::get_if<Frame>(&event);
         if (!frame) continue;
@@ -118,7 +128,6 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
         case Opcode::text:
         case Opcode::binary:
         case Opcode::continuation:
-            assembler_.put(std::move(*frame));
             break;
         case Opcode::pong:
             acknowledge_pings(frame->payload);
@@ -137,7 +146,7 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
 void ConnectionCore::after_engine_call_locked() {
     if (engine_->has_output() || engine_->eof_to_send()) writer_cv_.notify_one();
     if (engine_->close_expected() && !close_deadline_) {
-        close_deadline_ = Clock::now() + options_.close_timeout;
+        close_deadline_ = deadline_after(options_.close_timeout);
         writer_cv_.notify_one();
     }
     if (engine_->state() != State::open) state_cv_.notify_all();
@@ -145,30 +154,34 @@ void ConnectionCore::after_engine_call_locked() {
 
 // ----- the writer -----------------------------------------------------------------------
 
+void ConnectionCore::write_output_locked(std::unique_lock<std::mutex>& lock, Bytes& batch) {
+    engine_->take_output(batch);
+    in_flight_ = batch.size();
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+        stream_->write_all(batch.data(), batch.size());
+    } catch (...) {
+        error = std::current_exception();
+    }
+    batch.clear();
+    if (batch.capacity() > 4 * read_buffer_size) Bytes().swap(batch);
+    lock.lock();
+    in_flight_ = 0;
+    state_cv_.notify_all();
+    if (error) {
+        if (!cause_ && !aborted_) cause_ = error;
+        aborted_ = true;
+        stream_->abort(); // the reader wakes with EOF and ends the connection
+    }
+}
+
 void ConnectionCore::writer_loop() {
     Bytes batch;
     std::unique_lock lock(engine_mutex_);
     for (;;) {
         if (engine_->has_output() && !aborted_) {
-            engine_->take_output(batch);
-            in_flight_ = batch.size();
-            lock.unlock();
-            std::exception_ptr error;
-            try {
-                stream_->write_all(batch.data(), batch.size());
-            } catch (...) {
-                error = std::current_exception();
-            }
-            batch.clear();
-            if (batch.capacity() > 4 * read_buffer_size) Bytes().swap(batch);
-            lock.lock();
-            in_flight_ = 0;
-            state_cv_.notify_all();
-            if (error) {
-                if (!cause_ && !aborted_) cause_ = error;
-                aborted_ = true;
-                stream_->abort(); // the reader wakes with EOF and ends the connection
-            }
+            write_output_locked(lock, batch);
             continue;
         }
         if (stream_output_pending_ && !aborted_) {
@@ -230,8 +243,9 @@ void ConnectionCore::writer_loop() {
                 ping.keepalive = true;
                 engine_->send_ping(BytesView(ping.payload));
                 pings_.push_back(std::move(ping));
-                next_ping_ = now + options_.ping_interval;
-                if (options_.ping_timeout.count() > 0) pong_deadline_ = now + options_.ping_timeout;
+                next_ping_ = deadline_after(options_.ping_interval, now);
+                if (options_.ping_timeout.count() > 0)
+                    pong_deadline_ = deadline_after(options_.ping_timeout, now);
                 continue;
             }
         }
@@ -400,12 +414,9 @@ Message ConnectionCore::recv() {
 std::optional<Message> ConnectionCore::recv_for(std::chrono::milliseconds timeout) {
     Message message;
     // A timeout that doesn't fit in a time point (milliseconds::max() for "forever") means
-    // no deadline; adding it would overflow.
-    const auto now = Clock::now();
+    // no deadline.
     Assembler::Deadline deadline;
-    if (timeout <
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now))
-        deadline = now + timeout;
+    if (const auto end = deadline_after(timeout); end != Clock::time_point::max()) deadline = end;
     switch (assembler_.get(message, deadline)) {
     case Assembler::Result::message:
         return message;
@@ -436,7 +447,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     // A code or reason that cannot be sent throws std::invalid_argument here, before the
     // connection starts refusing new messages.
     static_cast<void>(Close{code, std::string(reason)}.serialize());
-    const auto deadline = Clock::now() + options_.close_timeout;
+    const auto deadline = deadline_after(options_.close_timeout);
     {
         // Senders waiting for room before their message starts give up now, instead of
         // holding the send lock (and the close frame) until the deadline.
@@ -539,12 +550,12 @@ std::uint16_t ConnectionCore::close_code() const {
 std::exception_ptr ConnectionCore::closed_error() {
     std::unique_lock lock(engine_mutex_);
     // The reader ends the connection promptly once it is closing (close timeout at most).
-    wait_closed_locked(lock, Clock::now() + options_.close_timeout);
+    wait_closed_locked(lock, deadline_after(options_.close_timeout));
     return closed_error_locked();
 }
 
 void ConnectionCore::throw_closed(std::unique_lock<std::mutex>& lock) {
-    wait_closed_locked(lock, Clock::now() + options_.close_timeout);
+    wait_closed_locked(lock, deadline_after(options_.close_timeout));
     std::rethrow_exception(closed_error_locked());
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "assembler.hpp"
+#include "deadline.hpp"
 #include "stream.hpp"
 #include "thread.hpp"
 
@@ -20,8 +21,6 @@
 #include <vector>
 
 namespace syncws::detail {
-
-using Clock = std::chrono::steady_clock;
 
 /// Runs an open engine over a stream (DESIGN.md, "Threading contract of Connection").
 ///
@@ -89,6 +88,8 @@ private:
 
     void reader_loop();
     void writer_loop();
+    // Writes all the engine's output, with `lock` released meanwhile.
+    void write_output_locked(std::unique_lock<std::mutex>& lock, Bytes& batch);
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();
@@ -114,6 +115,7 @@ private:
     std::string remote_address_;
     std::unique_ptr<net::Stream> stream_;
     Assembler assembler_;
+    std::vector<Frame> data_frames_; // the reader's: frames on their way to the assembler
 
     TimedMutex send_mutex_;
     mutable std::mutex engine_mutex_;

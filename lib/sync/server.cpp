@@ -25,7 +25,7 @@ struct Server::Impl {
 
     void accept_loop();
     void handle(std::unique_ptr<net::Stream> stream);
-    void refuse_overloaded(net::Stream& stream);
+    void refuse_overloaded(std::unique_ptr<net::Stream> stream);
     void log(LogLevel level, const std::string& message) const {
         if (!options.logger) return;
         try {
@@ -43,6 +43,10 @@ struct Server::Impl {
     std::shared_ptr<net::TlsContext> tls;
 #endif
     std::unique_ptr<detail::ThreadPool> pool;
+    // Answers 503 to clients beyond max_connections, off the accept thread (a refusal reads
+    // the request and, over TLS, runs a handshake). Small: under a flood, clients beyond
+    // it are dropped rather than piling up threads.
+    std::unique_ptr<detail::ThreadPool> refusals;
     detail::Thread accept_thread;
 
     mutable std::mutex mutex;
@@ -73,6 +77,7 @@ Server::Server(Handler handler, ServerOptions options)
     // A handler is user code: give it an ordinary stack, unlike the reader and writer.
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
                                                   o.idle_thread_timeout, 8 * 1024 * 1024);
+    s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);
 }
 
 Server::~Server() {
@@ -80,6 +85,7 @@ Server::~Server() {
     // After a shutdown() called from a handler, that handler's task may still run: it
     // uses Impl, so it must end before Impl does.
     impl_->pool->shutdown();
+    impl_->refusals->shutdown();
 }
 
 std::uint16_t Server::port() const {
@@ -119,25 +125,38 @@ void Server::Impl::accept_loop() {
             stop_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
             continue;
         }
-        if (!socket) return; // shutdown
+        if (!socket) {
+            // Shutdown: free the port now, not when the Server is destroyed, so that late
+            // clients are refused at once rather than left waiting in the backlog.
+            listener->release();
+            return;
+        }
         // std::function needs a copyable task: the stream travels in a shared holder and
         // the task takes it out.
         auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
-        const bool taken = pool->try_submit([this, holder] { handle(std::move(*holder)); });
-        if (!taken && *holder) refuse_overloaded(**holder);
+        if (pool->try_submit([this, holder] { handle(std::move(*holder)); })) continue;
+        if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
+            log(LogLevel::warning,
+                "dropping a connection: " + std::to_string(options.max_connections) +
+                    " connections open and refusals already in progress");
     }
 }
 
-void Server::Impl::refuse_overloaded(net::Stream& stream) {
+void Server::Impl::refuse_overloaded(std::unique_ptr<net::Stream> stream) {
     // Never a silent close: tell the client to come back later. The request is read
     // first (briefly) so that closing doesn't reset the connection under the answer.
-    log(LogLevel::warning, "refusing " + stream.remote_address() + ": " +
+    log(LogLevel::warning, "refusing " + stream->remote_address() + ": " +
                                std::to_string(options.max_connections) +
                                " connections already open");
     try {
-        const auto deadline = Clock::now() + std::chrono::milliseconds(200);
+        const auto deadline = detail::deadline_after(
+            std::min<std::chrono::milliseconds>(options.open_timeout, std::chrono::seconds(1)));
+#if SYNCWS_HAVE_TLS
+        // The answer must be readable by a wss:// client: inside TLS, not plaintext.
+        if (tls) stream = net::TlsStream::server(std::move(stream), tls, deadline);
+#endif
         std::string buffer(8192, '\0');
-        if (stream.wait_readable(deadline)) stream.read_some(buffer.data(), buffer.size());
+        if (stream->wait_readable(deadline)) stream->read_some(buffer.data(), buffer.size());
         Response response;
         response.status = 503;
         response.headers.add("Content-Type", "text/plain; charset=utf-8");
@@ -145,15 +164,15 @@ void Server::Impl::refuse_overloaded(net::Stream& stream) {
         response.headers.add("Connection", "close");
         response.body = "Too many connections: try again later.\n";
         const std::string bytes = response.serialize();
-        stream.write_all(bytes.data(), bytes.size());
-        stream.shutdown_write();
+        stream->write_all(bytes.data(), bytes.size());
+        stream->shutdown_write();
     } catch (const Error&) {
         // The client went away; nothing to tell it.
     }
 }
 
 void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
-    const auto deadline = Clock::now() + options.open_timeout;
+    const auto deadline = detail::deadline_after(options.open_timeout);
     std::string peer;
     try {
         peer = stream->remote_address();
@@ -211,7 +230,7 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
             }
             // Let the client read the answer before the socket closes: wait for its EOF.
             std::string sink(4096, '\0');
-            const auto linger = Clock::now() + options.connection.close_timeout;
+            const auto linger = detail::deadline_after(options.connection.close_timeout);
             while (stream->wait_readable(linger) &&
                    stream->read_some(sink.data(), sink.size()) > 0) {
             }
@@ -277,6 +296,7 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.listener->close();
     s.accept_thread.join();
+    s.refusals->shutdown();
     // Send every close frame first, then wait: closing one by one would add up the
     // timeouts of unresponsive clients.
     for (auto& core : open)

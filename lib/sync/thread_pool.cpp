@@ -1,5 +1,7 @@
 #include "thread_pool.hpp"
 
+#include "deadline.hpp"
+
 namespace syncws::detail {
 
 namespace {
@@ -48,8 +50,8 @@ void ThreadPool::run(Worker* self) {
     std::unique_lock lock(mutex_);
     for (;;) {
         ++idle_;
-        const bool woke =
-            work_cv_.wait_for(lock, idle_timeout_, [&] { return !tasks_.empty() || stopping_; });
+        const bool woke = work_cv_.wait_until(lock, deadline_after(idle_timeout_),
+                                              [&] { return !tasks_.empty() || stopping_; });
         --idle_;
         if (tasks_.empty()) {
             if (stopping_ || (!woke && threads_ > min_threads_)) break;

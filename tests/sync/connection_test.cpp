@@ -703,6 +703,28 @@ TEST_F(ConnectionTest, RecvForWithAnEndlessTimeout) {
     EXPECT_EQ(m->data, "forever is fine");
 }
 
+TEST_F(ConnectionTest, EveryTimeoutMayBeEndless) {
+    // milliseconds::max() is how users say "no timeout"; added to a clock reading it would
+    // overflow (UBSan reports it), and a wrapped deadline would fire at once.
+    constexpr auto forever = std::chrono::milliseconds::max();
+    ServerOptions so = local_options();
+    so.open_timeout = forever;
+    so.idle_thread_timeout = forever;
+    so.connection.close_timeout = forever;
+    so.connection.ping_interval = forever;
+    so.connection.ping_timeout = forever;
+    auto server = start_server(echo_handler(), so);
+    ClientOptions co;
+    co.open_timeout = forever;
+    co.connection = so.connection;
+    auto client = connect(uri_of(*server), co);
+    client.send_text("no deadline");
+    EXPECT_EQ(client.recv().data, "no deadline");
+    client.close();
+    EXPECT_EQ(client.state(), State::closed);
+    EXPECT_EQ(client.close_code(), 1000);
+}
+
 TEST_F(ConnectionTest, UnsolicitedPongIsSent) {
     RawPair pair;
     pair.client->pong(BytesView(std::string("heartbeat")));
