@@ -11,6 +11,7 @@
 #include <syncws/http.hpp>
 #include <syncws/log.hpp>
 #include <syncws/protocol.hpp>
+#include <syncws/reconnect.hpp>
 #include <syncws/server.hpp>
 #include <syncws/tls.hpp>
 #include <syncws/uri.hpp>

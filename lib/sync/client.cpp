@@ -1,11 +1,16 @@
 #include "connection_core.hpp"
 #include "handshake_io.hpp"
+#include "proxy.hpp"
 #include "tcp.hpp"
 #include "unix.hpp"
 
 #include <syncws/client.hpp>
 #include <syncws/deflate.hpp>
 #include <syncws/errors.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
 #if SYNCWS_HAVE_TLS
 #include "tls.hpp"
 #endif
@@ -16,19 +21,57 @@ namespace {
 
 using detail::Clock;
 
+#if !SYNCWS_HAVE_TLS
+[[noreturn]] void no_tls(std::string_view what) {
+    throw TlsError("this build of syncws has no TLS support (" + std::string(what) + ")");
+}
+#endif
+
+// The proxy for `uri`, if any: the explicit one, else the environment's. Evaluated for each
+// redirect hop, since no_proxy and the scheme's variable depend on the target.
+std::optional<net::ProxyConfig> choose_proxy(const Uri& uri, const ClientOptions& options) {
+    if (!options.unix_socket.empty()) return std::nullopt;
+    if (!options.proxy.empty()) return net::parse_proxy_url(options.proxy);
+    if (!options.proxy_from_environment) return std::nullopt;
+    const auto url = net::proxy_from_environment(uri.secure, uri.host, uri.port);
+    if (!url) return std::nullopt;
+    return net::parse_proxy_url(*url);
+}
+
+// TCP to the proxy, TLS to it for https://, then CONNECT or SOCKS5: a stream that reaches
+// the server. Everything within the one `deadline`.
+std::unique_ptr<net::Stream> open_tunnel(const Uri& uri, const net::ProxyConfig& proxy,
+                                         const ClientOptions& options, net::Deadline deadline) {
+    std::unique_ptr<net::Stream> stream = net::connect_tcp(proxy.host, proxy.port, deadline);
+    if (proxy.scheme == net::ProxyScheme::https) {
+#if SYNCWS_HAVE_TLS
+        auto context = net::TlsContext::client(options.proxy_tls);
+        stream =
+            net::TlsStream::client(std::move(stream), std::move(context), proxy.host, deadline);
+#else
+        no_tls("https:// proxy");
+#endif
+    }
+    net::open_tunnel(*stream, uri.host, uri.port, proxy, deadline);
+    return stream;
+}
+
 std::unique_ptr<net::Stream> open_stream(const Uri& uri, const ClientOptions& options,
                                          net::Deadline deadline) {
     std::unique_ptr<net::Stream> stream;
     if (!options.unix_socket.empty())
         stream = net::connect_unix(options.unix_socket, deadline);
+    else if (const auto proxy = choose_proxy(uri, options))
+        stream = open_tunnel(uri, *proxy, options, deadline);
     else
         stream = net::connect_tcp(uri.host, uri.port, deadline);
     if (!uri.secure) return stream;
 #if SYNCWS_HAVE_TLS
+    // Through a tunnel too, SNI and verification are for the server's host, not the proxy's.
     auto context = net::TlsContext::client(options.tls);
     return net::TlsStream::client(std::move(stream), std::move(context), uri.host, deadline);
 #else
-    throw TlsError("this build of syncws has no TLS support (wss://)");
+    no_tls("wss://");
 #endif
 }
 
@@ -56,7 +99,7 @@ Uri redirect_target(const Uri& from, std::string_view location) {
 
 ClientConnection connect(std::string_view uri_text, const ClientOptions& options) {
     Uri uri = parse_uri(uri_text);
-    const auto deadline = Clock::now() + options.open_timeout;
+    const auto deadline = detail::deadline_after(options.open_timeout);
 
     ClientHandshakeOptions handshake;
     handshake.subprotocols = options.subprotocols;
