@@ -7,6 +7,9 @@ SYNCWS_PACKAGES=(
     meson ninja-build g++ clang libclang-rt-dev pkg-config
     libssl-dev zlib1g-dev libgtest-dev libbenchmark-dev
     gcovr python3 python3-websockets
+    # Boost.Beast's synchronous echo: a peer baseline for tests/bench/load (benchmark-only;
+    # the build skips it without Boost).
+    libboost-dev
 )
 
 syncws_have_package() {

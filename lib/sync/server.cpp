@@ -11,7 +11,11 @@
 #include <syncws/server.hpp>
 
 #include <condition_variable>
+#include <fcntl.h>
 #include <set>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <utility>
 #if SYNCWS_HAVE_TLS
 #include "tls.hpp"
 #endif
@@ -24,7 +28,9 @@ struct Server::Impl {
     Impl(Handler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
     void accept_loop();
-    void handle(std::unique_ptr<net::Stream> stream);
+    void handle(std::unique_ptr<net::Stream> stream, int watch_fd);
+    void watch_handshake(int fd);
+    void unwatch_handshake(int fd);
     void refuse_overloaded(std::unique_ptr<net::Stream> stream);
     void log(LogLevel level, const std::string& message) const {
         if (!options.logger) return;
@@ -51,10 +57,17 @@ struct Server::Impl {
 
     mutable std::mutex mutex;
     std::set<std::shared_ptr<detail::ConnectionCore>> open; // guarded by mutex
-    bool stopping = false;                                  // guarded by mutex
-    std::condition_variable stop_cv;                        // signals `stopping`
-    std::uint16_t shutdown_code = 1001;                     // guarded by mutex
-    std::string shutdown_reason;                            // guarded by mutex
+    // Duplicates of the sockets of connections whose opening handshake still waits for the
+    // client (TLS handshake, request), guarded by mutex. shutdown() shuts down their
+    // receiving side, so they end at once (EOF) instead of holding shutdown up to
+    // open_timeout. A connection that has its request goes on to its 101 and is then closed
+    // with 1001 like the others. Duplicates, owned here, so that no descriptor is used after
+    // it was closed.
+    std::set<int> handshaking;
+    bool stopping = false;              // guarded by mutex
+    std::condition_variable stop_cv;    // signals `stopping`
+    std::uint16_t shutdown_code = 1001; // guarded by mutex
+    std::string shutdown_reason;        // guarded by mutex
     std::mutex shutdown_mutex;
 };
 
@@ -133,8 +146,11 @@ void Server::Impl::accept_loop() {
         }
         // std::function needs a copyable task: the stream travels in a shared holder and
         // the task takes it out.
+        const int watch_fd = ::fcntl(socket->native_handle(), F_DUPFD_CLOEXEC, 0);
         auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
-        if (pool->try_submit([this, holder] { handle(std::move(*holder)); })) continue;
+        if (pool->try_submit([this, holder, watch_fd] { handle(std::move(*holder), watch_fd); }))
+            continue;
+        if (watch_fd >= 0) ::close(watch_fd);
         if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
             log(LogLevel::warning,
                 "dropping a connection: " + std::to_string(options.max_connections) +
@@ -171,11 +187,34 @@ void Server::Impl::refuse_overloaded(std::unique_ptr<net::Stream> stream) {
     }
 }
 
-void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
+void Server::Impl::watch_handshake(int fd) {
+    std::lock_guard lock(mutex);
+    handshaking.insert(fd);
+    if (stopping) ::shutdown(fd, SHUT_RD);
+}
+
+void Server::Impl::unwatch_handshake(int fd) {
+    std::lock_guard lock(mutex);
+    handshaking.erase(fd);
+    ::close(fd);
+}
+
+void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
     const auto deadline = detail::deadline_after(options.open_timeout);
+    // Registered for shutdown() until the client's request is in (or the handshake failed).
+    struct Watch {
+        Impl& server;
+        int fd;
+        ~Watch() { release(); }
+        void release() {
+            if (fd >= 0) server.unwatch_handshake(std::exchange(fd, -1));
+        }
+    } watch{*this, watch_fd};
+    if (watch_fd >= 0) watch_handshake(watch_fd);
     std::string peer;
     try {
         peer = stream->remote_address();
+        log(LogLevel::debug, "opening handshake with " + peer);
 #if SYNCWS_HAVE_TLS
         if (tls) stream = net::TlsStream::server(std::move(stream), tls, deadline);
 #endif
@@ -184,6 +223,8 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream) {
         auto engine = std::make_unique<ServerProtocol>(handshake, protocol);
         auto result =
             detail::run_handshake(*engine, *stream, deadline, "opening handshake with " + peer);
+        // The request is in: from here the handshake no longer waits on the client.
+        watch.release();
         if (!result.request) {
             // The engine answered a malformed request itself (400 / 431), or the client
             // left.
@@ -293,6 +334,8 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
         s.shutdown_code = code;
         s.shutdown_reason = std::string(reason);
         open.assign(s.open.begin(), s.open.end());
+        for (const int fd : s.handshaking)
+            ::shutdown(fd, SHUT_RD);
     }
     s.listener->close();
     s.accept_thread.join();

@@ -75,19 +75,29 @@ TEST(Events, ALargeBufferHandedBackIsNotKeptForSmallFrames) {
     }
 }
 
-TEST(Events, HandshakeEventAfterSparesIsDelivered) {
-    // A server engine in CONNECTING: the request event lands in the queue like a frame.
+TEST(Events, AHandshakeEventSwapsOutAFrameThatLaterFramesReuse) {
+    // A server engine in CONNECTING: the request event is taken into an Event that held a
+    // frame; that frame becomes the spare the first data frame is built in.
     ServerProtocol server(ServerHandshakeOptions{}, test_options());
     const std::string request = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                 "Sec-WebSocket-Version: 13\r\n\r\n";
     server.receive_data(BytesView(request));
-    Event reused = Frame{Opcode::text, true, false, false, false, "spare"};
+    Event reused = Frame{Opcode::text, true, false, false, false, std::string(64, 's')};
     ASSERT_TRUE(server.next_event(reused));
     const auto* parsed = std::get_if<Request>(&reused);
     ASSERT_NE(parsed, nullptr);
     EXPECT_EQ(parsed->target, "/chat");
+    server.send_response(server.accept(*parsed));
+    ASSERT_EQ(server.state(), State::open);
+
+    for (const std::string payload : {"first", "second, longer than the first one", ""}) {
+        server.receive_data(BytesView(binary_frame(payload)));
+        ASSERT_TRUE(server.next_event(reused));
+        EXPECT_EQ(frame_in(reused).opcode, Opcode::binary);
+        EXPECT_EQ(frame_in(reused).payload, payload);
+    }
     EXPECT_FALSE(server.next_event(reused));
 }
 

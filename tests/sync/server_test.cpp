@@ -427,6 +427,31 @@ TEST_F(ServerTest, ShutdownWithACustomCodeAndTwice) {
     }
 }
 
+TEST_F(ServerTest, ShutdownDoesNotWaitForClientsStillInTheirHandshake) {
+    ServerOptions so = local_options();
+    so.open_timeout = 2 * generous; // what a broken shutdown would wait for
+    LogCapture log;
+    so.logger = log.logger();
+    auto server = start_server(echo_handler(), so);
+    // A client that connects and never sends its request, like a slowloris.
+    auto silent = net::connect_tcp("127.0.0.1", server->port(), Clock::now() + generous);
+    ASSERT_TRUE(log.wait_for("opening handshake with")) << log.all();
+
+    auto stopping = run_async([&] { server->shutdown(); });
+    ASSERT_TRUE(finishes(stopping)) << "shutdown() waited for the silent client";
+    stopping.get();
+    // The silent client sees its connection end.
+    ASSERT_TRUE(silent->wait_readable(Clock::now() + generous));
+    char c = 0;
+    std::size_t n = 1;
+    try {
+        n = silent->read_some(&c, 1);
+    } catch (const NetworkError&) {
+        n = 0; // a reset is an end too
+    }
+    EXPECT_EQ(n, 0u);
+}
+
 TEST_F(ServerTest, ShutdownIsBoundedWhenClientsNeverAnswer) {
     // Each connection's close waits for the client; the waits must overlap, not add up.
     constexpr int count = 8;

@@ -400,6 +400,20 @@ struct RttResult {
     double max_us = NAN; ///< a stall that percentiles hide shows here
 };
 
+/// The next frame other than a ping or pong. Pings are answered, so a server's keepalive
+/// cannot fail a long run; unsolicited pongs are allowed (RFC 6455 §5.5.3).
+Frame read_data_frame(Conn& conn) {
+    for (;;) {
+        const Frame frame = wsload::read_frame(conn);
+        if (frame.header.opcode == wsload::op_pong) continue;
+        if (frame.header.opcode != wsload::op_ping) return frame;
+        Buffer pong;
+        append_frame(pong, true, wsload::op_pong, frame.payload,
+                     static_cast<std::size_t>(frame.header.length));
+        conn.stream.write_all(pong.data(), pong.size());
+    }
+}
+
 /// One message at a time on a blocking connection: send, wait for the echo, repeat.
 RttResult measure_rtt(Conn& conn, const Payloads& payloads, double seconds, std::uint64_t& seq) {
     std::vector<std::int64_t> samples;
@@ -411,9 +425,7 @@ RttResult measure_rtt(Conn& conn, const Payloads& payloads, double seconds, std:
         out.clear();
         append_message(out, payloads, seq, wsload::op_binary);
         conn.stream.write_all(out.data(), out.size());
-        Frame frame = wsload::read_frame(conn);
-        while (frame.header.opcode == wsload::op_pong) // an unsolicited pong is allowed
-            frame = wsload::read_frame(conn);
+        const Frame frame = read_data_frame(conn);
         if (frame.header.opcode != wsload::op_binary || !frame.header.fin)
             throw Error("rtt: expected one binary frame, got opcode " +
                         std::to_string(frame.header.opcode));

@@ -439,7 +439,9 @@ inline void close_connection(Conn& conn) {
     for (;;) {
         const Frame frame = read_frame(conn);
         if (frame.header.opcode == op_close) break;
-        if (frame.header.opcode != op_pong)
+        // A keepalive ping the server sent before it saw our close: nothing may follow our
+        // close frame (§5.5.1), so it goes unanswered.
+        if (frame.header.opcode != op_pong && frame.header.opcode != op_ping)
             throw Error("closing: unexpected frame with opcode " +
                         std::to_string(frame.header.opcode));
     }
