@@ -91,7 +91,7 @@ public:
 /// response).
 ///
 /// Through a proxy: failing to reach the proxy is a `NetworkError` or `Timeout` as above.
-/// A proxy that refuses is an `InvalidHandshake` whose message names the proxy, the target
+/// A proxy's refusal is a `ProxyError` or another `InvalidHandshake` naming the proxy, the target
 /// and the reason: an HTTP proxy's non-2xx answer to CONNECT ("proxy 10.0.0.1:3128 refused
 /// CONNECT to example.com:443: 407 Proxy Authentication Required"), an invalid answer,
 /// credentials or authentication methods a SOCKS5 proxy rejects, a SOCKS5 refusal by rule.

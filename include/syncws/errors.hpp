@@ -5,8 +5,10 @@
 //   │   ├── ConnectionClosedOK      1000 / 1001 / no status, both ways
 //   │   └── ConnectionClosedError   anything else; the root cause is nested
 //   ├── InvalidURI                  not a ws:// or wss:// URI
+//   │   └── InvalidProxyURL         a proxy URL syncws cannot use
 //   ├── InvalidHandshake            the opening handshake failed
 //   │   ├── InvalidStatus           the server answered something else than 101
+//   │   ├── ProxyError              a proxy did not open the tunnel (HTTP answer attached)
 //   │   ├── InvalidHeader           a handshake header is missing or wrong
 //   │   ├── NegotiationError        subprotocol or extension negotiation failed
 //   │   └── SecurityLimit           the HTTP head exceeded a limit
@@ -18,14 +20,15 @@
 //   └── InvalidState                API misuse (e.g. send after close): a bug in the caller
 #pragma once
 
+#include <syncws/frame.hpp>
+#include <syncws/http.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
-
-#include <syncws/frame.hpp>
-#include <syncws/http.hpp>
+#include <utility>
 
 namespace syncws {
 
@@ -45,12 +48,32 @@ public:
 /// A string that is not a valid WebSocket URI. `what()` says why.
 class InvalidURI : public Error {
 public:
+    /// `what()` is "<uri> isn't a valid WebSocket URI: <why>".
     InvalidURI(std::string uri, const std::string& why)
         : Error(uri + " isn't a valid WebSocket URI: " + why), uri_(std::move(uri)) {}
+
+    /// Selects the constructor that takes the whole message.
+    struct WholeMessage {};
+    /// `what()` is `message` as it is: for a URI or host that is not meant as a WebSocket URI
+    /// (a proxy URL, a host to send to a proxy).
+    InvalidURI(WholeMessage, std::string uri, const std::string& message)
+        : Error(message), uri_(std::move(uri)) {}
+
+    /// The offending text (for a proxy URL: without its password).
     const std::string& uri() const noexcept { return uri_; }
 
 private:
     std::string uri_;
+};
+
+/// A proxy URL (`ClientOptions::proxy`, or one from the environment) that syncws cannot use:
+/// unknown scheme, missing host, bad port, bad escape, credentials the proxy's protocol
+/// cannot carry. `what()` is "bad proxy URL "<url>": <why>"; the URL in it, and `uri()`,
+/// have the password replaced by "***".
+class InvalidProxyURL : public InvalidURI {
+public:
+    InvalidProxyURL(const std::string& url, const std::string& why)
+        : InvalidURI(WholeMessage{}, url, "bad proxy URL \"" + url + "\": " + why) {}
 };
 
 /// The opening handshake failed (RFC 6455 §4).
@@ -70,6 +93,33 @@ public:
 
 private:
     Response response_;
+};
+
+/// A proxy did not open the tunnel to the server; `what()` names the proxy, the target and
+/// the reason ("proxy 10.0.0.1:3128 refused CONNECT to example.com:443: 503 Service
+/// Unavailable").
+///
+/// - An HTTP proxy answered CONNECT with something else than 2xx: `response()` holds its
+///   answer (status, reason, headers such as `Retry-After` or `Proxy-Authenticate`; no body).
+///   A 5xx or 429 may pass; a 403 or 407 will not change by retrying.
+/// - No `response()`: the proxy gave up in a way that may pass: it closed the connection
+///   before answering (HTTP or SOCKS5), or a SOCKS5 proxy reported a general failure
+///   (RFC 1928 reply 1).
+///
+/// Refusals that retrying will not change are plain `InvalidHandshake`s: an answer that is
+/// not HTTP or not SOCKS5, a SOCKS5 refusal by rule, unsupported command or address type,
+/// rejected credentials or authentication methods. When a SOCKS5 proxy reports that the
+/// server itself cannot be reached (refused, unreachable, TTL expired) the error is the
+/// `NetworkError` a direct connection would have thrown.
+class ProxyError : public InvalidHandshake {
+public:
+    explicit ProxyError(const std::string& message, std::optional<Response> response = std::nullopt)
+        : InvalidHandshake(message), response_(std::move(response)) {}
+    /// The proxy's answer to CONNECT, if it sent one (status, headers such as Retry-After).
+    const std::optional<Response>& response() const noexcept { return response_; }
+
+private:
+    std::optional<Response> response_;
 };
 
 /// A handshake header is missing, repeated or has a wrong value.

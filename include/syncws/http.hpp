@@ -21,6 +21,8 @@ public:
 
     Headers() = default;
     Headers(std::initializer_list<Field> fields) : fields_(fields) {}
+    /// Takes `fields` as they are, in order (names are not checked here; `serialize` does).
+    explicit Headers(std::vector<Field> fields) : fields_(std::move(fields)) {}
 
     /// Appends a field, keeping any with the same name.
     void add(std::string name, std::string value);

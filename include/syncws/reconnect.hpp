@@ -43,18 +43,22 @@ struct ReconnectOptions {
     /// Failed attempts in a row after which `connect` gives up with `RetriesExhausted`;
     /// 0 retries without end.
     int max_attempts = 0;
-    /// Says whether a failed attempt is worth retrying; empty means `is_retryable`. If it
-    /// throws, that exception propagates out of `connect`.
+    /// Says whether a failed attempt is worth retrying; empty means `is_retryable`.
     std::function<bool(std::exception_ptr error)> should_retry;
     /// Called before each wait, with the error, the number of failed attempts in a row (1
     /// for the first) and the wait about to start: for logging or metrics. Runs on the
     /// connecting thread, outside any syncws lock; it may call `Reconnector::stop`. (Each
-    /// retry is also logged at `info` to `ClientOptions::connection.logger`, if set.)
+    /// retry is also logged at `info` to `ClientOptions::connection.logger`, if set; an
+    /// exception from that logger is swallowed, as connections do.)
     std::function<void(const std::exception& error, int attempt, std::chrono::milliseconds delay)>
         on_retry;
     /// Source of the jitter: returns a number uniform in [0, 1). Empty means a
     /// `std::mt19937_64` seeded from `std::random_device`. Set it to make waits reproducible
     /// (tests). Called only from the connecting thread.
+    ///
+    /// An exception thrown by `should_retry`, `on_retry` or `random` propagates out of
+    /// `connect` (and out of the range-for loop) unchanged: these are the caller's own
+    /// code, and a failure there is not a failed attempt. The count of failures restarts.
     std::function<double()> random;
 };
 
@@ -71,19 +75,27 @@ std::chrono::milliseconds backoff_delay(const ReconnectOptions& options, int att
 /// may not hit.
 ///
 /// Retried: `NetworkError` (DNS failure, connection refused, reset, unreachable network or
-/// host); `Timeout`; `InvalidStatus` 500, 502, 503 and 504 (a server or proxy error, as in
-/// Python websockets) and 429 (Too Many Requests: RFC 6585 §4 asks the client to come back
-/// later, which is what backing off does); a connection closed by the server before it
-/// answered the opening handshake, in plain HTTP or during the TLS handshake (a server
-/// restarting or overloaded).
+/// host; also a server a SOCKS5 proxy could not reach); `Timeout`; `InvalidStatus` 500,
+/// 502, 503 and 504 (a server or proxy error, as in Python websockets) and 429 (Too Many
+/// Requests: RFC 6585 §4 asks the client to come back later, which is what backing off
+/// does); `ProxyError` with the same statuses (an HTTP proxy's answer to CONNECT: 502 and
+/// 504 are how it reports a server it could not reach) or without a response (the proxy
+/// closed the connection before answering, or a SOCKS5 proxy reported a general failure);
+/// a connection closed by the server before it answered the opening handshake, in plain
+/// HTTP or during the TLS handshake (a server restarting or overloaded). For these
+/// statuses, a `Retry-After` header in seconds makes the wait at least that long, within
+/// `max_delay`.
 ///
 /// Not retried: every other `InvalidStatus` (4xx such as 401, 403 and 404 need another
-/// request, not the same one again; redirects beyond `max_redirects`); `TlsError` (an
-/// untrusted certificate, a hostname mismatch, a handshake alert or a configuration error
-/// repeat identically; Python websockets retries these as `OSError`, syncws does not);
-/// `InvalidURI`; `InvalidHeader`, `NegotiationError`, `SecurityLimit` and other invalid
-/// handshake responses (the server is misconfigured); anything syncws does not throw
-/// (`std::bad_alloc`, exceptions of user hooks). A null `error` is not retried.
+/// request, not the same one again; redirects beyond `max_redirects`); every other
+/// `ProxyError` (407: the proxy wants other credentials; 403: its rules forbid the
+/// target); a SOCKS5 proxy's refusal by rule or of the credentials (an
+/// `InvalidHandshake`); `TlsError` (an untrusted certificate, a hostname mismatch, a
+/// handshake alert or a configuration error repeat identically; Python websockets retries
+/// these as `OSError`, syncws does not); `InvalidURI`; `InvalidHeader`, `NegotiationError`,
+/// `SecurityLimit` and other invalid handshake responses (the server is misconfigured);
+/// anything syncws does not throw (`std::bad_alloc`, exceptions of user hooks). A null
+/// `error` is not retried.
 bool is_retryable(std::exception_ptr error) noexcept;
 
 /// Thrown when `ReconnectOptions::max_attempts` attempts in a row failed with retryable
@@ -91,6 +103,8 @@ bool is_retryable(std::exception_ptr error) noexcept;
 /// (`std::rethrow_if_nested`) and also available as `last_error()`.
 class RetriesExhausted : public Error {
 public:
+    /// `what` is the message; `attempts` the failed attempts in a row; `last_error` the
+    /// last one's error. `connect` makes it; public so that tests and wrappers can too.
     RetriesExhausted(const std::string& what, int attempts, std::exception_ptr last_error)
         : Error(what), attempts_(attempts), last_error_(std::move(last_error)) {}
     /// Failed attempts in a row (equal to `max_attempts`).
@@ -123,63 +137,97 @@ private:
 /// called, and throws what `connect` throws (a non-retryable error, `RetriesExhausted`).
 ///
 /// Thread safety: one thread calls `connect` or iterates; `stop()` and `stopped()` may be
-/// called from any thread (including `on_retry`). Neither copyable nor movable, so other
-/// threads may keep a reference.
+/// called from any thread (including `on_retry` and the loop body). Neither copyable nor
+/// movable, so other threads may keep a reference; the destructor must not run while
+/// another thread is inside any member, `stop()` included.
 class Reconnector {
 public:
+    /// Keeps `uri` connected with `client` options, retrying as `options` say. Connects
+    /// nothing yet: `connect` or `begin` does.
+    /// Throws `std::invalid_argument` if `options` are invalid (a negative delay or
+    /// `max_attempts`, `factor` below 1 or NaN, `jitter` outside [0, 1]); `client` and
+    /// `uri` are checked by each attempt (`InvalidURI` is not retried).
     Reconnector(std::string uri, ClientOptions client = {}, ReconnectOptions options = {});
+    /// Not copyable, and not movable either: other threads may hold a reference.
     Reconnector(const Reconnector&) = delete;
+    /// Not copyable.
     Reconnector& operator=(const Reconnector&) = delete;
-    /// Closes the connection the iteration holds, if any. Must not run while another
-    /// thread is inside `connect` or the loop.
+    /// Closes the connection the loop holds, if any (1000, waiting up to `close_timeout`).
+    /// Must not run while another thread is inside `connect`, the loop or `stop()`.
     ~Reconnector();
 
     /// Opens a connection, retrying failed attempts that `should_retry` accepts: blocks
     /// until one succeeds. Returns nothing once `stop()` was called, before or during the
     /// call (a connection that opened meanwhile is closed), and never throws then.
     /// Throws: the first error `should_retry` rejects, unchanged; `RetriesExhausted` after
-    /// `max_attempts` failures in a row; `std::invalid_argument` for invalid options.
+    /// `max_attempts` failures in a row; what `should_retry`, `on_retry` or `random` throw.
+    /// After a throw the count of failures restarts.
     std::optional<ClientConnection> connect();
 
     /// Stops for good: wakes a `connect` waiting between attempts at once (no polling) and
     /// makes it return nothing; closes the connection the range-for loop holds (1001, going
     /// away), which wakes a `recv` blocked on it, so the loop ends after that iteration. An
-    /// attempt in progress is not interrupted: it ends within `ClientOptions::open_timeout`.
-    /// Idempotent; returns when the iteration's connection is closed.
+    /// attempt in progress is not interrupted: it ends within `ClientOptions::open_timeout`,
+    /// and its connection, if it opens, is closed and not yielded.
+    ///
+    /// Returns once the connection the loop held when `stop()` was called is closed: the
+    /// closing handshake is done, or `close_timeout` passed (as `Connection::close`); at
+    /// once if there was none. It does not wait for the loop to end nor for an attempt in
+    /// progress. It holds no lock meanwhile, so `stopped()`, `connect` and the loop's `++`
+    /// go on (the connection stays alive until both the loop and `stop()` let go of it).
+    /// Idempotent; from the loop body, it closes the body's own connection.
     void stop();
-    /// True once `stop()` was called.
+    /// True once `stop()` was called. Never blocks on a `stop()` in progress.
     bool stopped() const;
 
     /// Input iterator over connections (see the class comment). Single pass.
     class iterator;
-    /// Connects (see `connect`); the end iterator if stopped.
+    /// `iterator(this)`: connects, blocking like `connect`; the end iterator if stopped.
+    /// Throws like `connect`.
     iterator begin();
+    /// The end iterator (`iterator()`).
     iterator end();
 
-    struct Impl;
-
 private:
+    struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 
 /// Input iterator of `Reconnector`: dereferences to the open connection; `++` closes it and
-/// connects again.
+/// connects again. Used by one thread only.
 class Reconnector::iterator {
 public:
+    /// Single pass: a connection is yielded once.
     using iterator_category = std::input_iterator_tag;
+    /// What `*` refers to: the open connection.
     using value_type = ClientConnection;
+    /// Required of iterators; iterators are never subtracted.
     using difference_type = std::ptrdiff_t;
+    /// What `->` returns.
     using pointer = ClientConnection*;
+    /// What `*` returns.
     using reference = ClientConnection&;
 
+    /// The end iterator.
     iterator() = default;
+    /// Connects through `reconnector` (its `connect`: blocks until a connection opens) and
+    /// holds the connection; the end iterator if it is stopped.
+    /// Throws like `Reconnector::connect`.
     explicit iterator(Reconnector* reconnector);
+    /// The connection held. Not on the end iterator.
     ClientConnection& operator*() const;
+    /// `&**this`. Not on the end iterator.
     ClientConnection* operator->() const { return &**this; }
+    /// Closes the connection held (1000, waiting up to `close_timeout`; not waiting if
+    /// `stop()` is closing it) and connects again, blocking like `connect`: becomes the end
+    /// iterator if stopped. Throws like `connect`; the iterator is then the end iterator.
     iterator& operator++();
+    /// Equal if both are the end iterator, or both iterate the same reconnector (single
+    /// pass: there is only ever one position).
     friend bool operator==(const iterator& a, const iterator& b) {
         return a.reconnector_ == b.reconnector_;
     }
+    /// `!(a == b)`.
     friend bool operator!=(const iterator& a, const iterator& b) { return !(a == b); }
 
 private:
@@ -191,7 +239,7 @@ private:
 /// for programs that only need to survive a server that isn't up yet. Blocks until
 /// connected; with `max_attempts` 0 and an unreachable server, forever (use a
 /// `Reconnector` to be able to stop).
-/// Throws like `Reconnector::connect`.
+/// Throws like the `Reconnector` constructor and `Reconnector::connect`.
 ClientConnection connect_with_retry(std::string_view uri, const ClientOptions& client = {},
                                     const ReconnectOptions& options = {});
 

@@ -14,6 +14,7 @@
 
 #include <syncws/errors.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace syncws::net {
 
@@ -94,21 +96,36 @@ std::string_view scheme_name(ProxyScheme scheme) noexcept {
 
 // ----- parsing ------------------------------------------------------------------------------
 
-// The URL with its password replaced, for error messages: a proxy URL from the environment
-// often carries one, and messages end up in logs.
-std::string redacted(std::string_view url) {
+// Where "://" ends a scheme (RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" /
+// "." )), or npos. Text before a "://" that is no scheme ("u:p://x@h") may be a password.
+std::size_t scheme_separator(std::string_view url) {
     const std::size_t sep = url.find("://");
+    if (sep == std::string_view::npos || sep == 0) return std::string_view::npos;
+    for (std::size_t i = 0; i < sep; ++i) {
+        const char c = to_lower(url[i]);
+        const bool alpha = c >= 'a' && c <= 'z';
+        if (!alpha && (i == 0 || (!is_digit(c) && c != '+' && c != '-' && c != '.')))
+            return std::string_view::npos;
+    }
+    return sep;
+}
+
+// The URL with its password replaced, for error messages: a proxy URL from the environment
+// often carries one, and messages end up in logs. The credentials end at the last "@" of the
+// whole URL, not of the authority: an unencoded "/", "?" or "#" in a password ends the
+// authority early ("u:p#ss@h"), and the password must not show then either.
+std::string redacted(std::string_view url) {
+    const std::size_t sep = scheme_separator(url);
     const std::size_t start = sep == std::string_view::npos ? 0 : sep + 3;
-    const std::size_t end = url.find_first_of("/?#", start);
-    const std::size_t at = url.substr(0, end).rfind('@');
+    const std::size_t at = url.rfind('@');
     if (at == std::string_view::npos || at < start) return printable(url);
-    const std::size_t colon = url.substr(0, at).find(':', start);
-    if (colon == std::string_view::npos) return printable(url);
+    const std::size_t colon = url.find(':', start);
+    if (colon == std::string_view::npos || colon > at) return printable(url);
     return printable(url.substr(0, colon + 1)) + "***" + printable(url.substr(at));
 }
 
 [[noreturn]] void fail(std::string_view url, const std::string& why) {
-    throw InvalidURI(redacted(url), "bad proxy URL: " + why);
+    throw InvalidProxyURL(redacted(url), why);
 }
 
 // RFC 3986 §2.1 percent-decoding of the userinfo. `what` names the part, never its value:
@@ -266,7 +283,8 @@ std::string read_exactly(Stream& stream, std::size_t n, Deadline deadline,
     while (have < n) {
         wait_for_answer(stream, deadline, waiting_for);
         const std::size_t r = stream.read_some(out.data() + have, n - have);
-        if (r == 0) throw InvalidHandshake(closed);
+        // A proxy that hangs up mid-way may be restarting or overloaded: it may pass.
+        if (r == 0) throw ProxyError(closed);
         have += r;
     }
     return out;
@@ -275,22 +293,24 @@ std::string read_exactly(Stream& stream, std::size_t n, Deadline deadline,
 // Reads one HTTP response head, one byte at a time, up to and including its blank line.
 // A larger read could take bytes the proxy sent after the head (the target's first bytes,
 // RFC 9110 §9.3.6: the tunnel starts right after the header section) and a Stream cannot
-// give them back. Such a head is a few dozen bytes, read once per connection.
+// give them back. Such a head is a few dozen bytes, read once per connection. `budget` is
+// what is left of max_connect_head for all the heads of one answer (interim 1xx included),
+// so that an endless series of 1xx heads ends too.
 std::string read_head(Stream& stream, Deadline deadline, const std::string& who,
-                      const std::string& what) {
+                      const std::string& what, std::size_t& budget) {
     std::string head;
     for (;;) {
-        if (head.size() >= max_connect_head) {
+        if (budget == 0) {
             throw SecurityLimit(who + "'s answer to " + what + " exceeds " +
                                 std::to_string(max_connect_head) + " bytes");
         }
         wait_for_answer(stream, deadline, who + " to answer " + what);
         char c = 0;
         if (stream.read_some(&c, 1) == 0) {
-            throw InvalidHandshake(who + " closed the connection " +
-                                   (head.empty() ? "without answering " : "while answering ") +
-                                   what);
+            throw ProxyError(who + " closed the connection " +
+                             (head.empty() ? "without answering " : "while answering ") + what);
         }
+        --budget;
         head += c;
         if (c != '\n') continue;
         // RFC 9112 §2.2: a recipient may take a bare LF as a line terminator.
@@ -336,17 +356,67 @@ bool has_credentials(const ProxyConfig& proxy) noexcept {
     return proxy.user.has_value() || proxy.password.has_value();
 }
 
-// A host that can go into a request line or a SOCKS5 request as it is.
-void check_target_host(std::string_view host) {
+// A host that can go into a request line or a SOCKS5 request as it is. `who` names the
+// proxy.
+void check_target_host(std::string_view host, const std::string& who) {
     const std::string_view bare = strip_brackets(host);
-    if (bare.empty())
-        throw InvalidURI(std::string(host), "no host to connect to through the proxy");
+    if (bare.empty()) {
+        throw InvalidURI(InvalidURI::WholeMessage{}, std::string(host),
+                         "cannot ask " + who + " to connect: the host is empty");
+    }
     for (char c : bare) {
         if (!is_host_char(c) && c != ':') {
-            throw InvalidURI(printable(host),
-                             "the host has characters a proxy request cannot carry");
+            throw InvalidURI(InvalidURI::WholeMessage{}, printable(host),
+                             "cannot ask " + who + " to connect to \"" + printable(host) +
+                                 "\": the host has characters a proxy request cannot carry");
         }
     }
+}
+
+constexpr bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
+
+// The final head of a refusal as a Response: status, reason and header fields (RFC 9112 §4,
+// §5), for the caller to read Retry-After or Proxy-Authenticate. The status line is valid
+// (checked by the caller). Lenient: a line without a colon is skipped, and an obs-fold
+// continuation line joins the previous value with a space (RFC 9112 §5.2).
+Response refusal_response(std::string_view head, int status) {
+    Response response;
+    response.status = status;
+    std::vector<Headers::Field> fields;
+    bool status_line = true;
+    while (!head.empty()) {
+        const std::size_t eol = head.find('\n');
+        std::string_view line = head.substr(0, eol);
+        head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (status_line) {
+            // "HTTP/1.1 503 Service Unavailable": the reason starts at offset 13.
+            if (line.size() > 13) response.reason = std::string(line.substr(13));
+            status_line = false;
+            continue;
+        }
+        if (line.empty()) break;
+        if (is_ows(line.front())) {
+            while (!line.empty() && is_ows(line.front()))
+                line.remove_prefix(1);
+            while (!line.empty() && is_ows(line.back()))
+                line.remove_suffix(1);
+            if (!fields.empty() && !line.empty()) fields.back().second.append(" ").append(line);
+            continue;
+        }
+        const std::size_t colon = line.find(':');
+        if (colon == 0 || colon == std::string_view::npos) continue;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && is_ows(value.front()))
+            value.remove_prefix(1);
+        while (!value.empty() && is_ows(value.back()))
+            value.remove_suffix(1);
+        fields.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    }
+    response.headers = Headers(std::move(fields));
+    return response;
 }
 
 // RFC 1928 §6: the REP field.
@@ -428,7 +498,10 @@ std::string ProxyConfig::to_string() const {
 ProxyConfig parse_proxy_url(std::string_view url) {
     ProxyConfig config;
     std::string_view rest = url;
-    if (const std::size_t sep = url.find("://"); sep != std::string_view::npos) {
+    if (url.find("://") != std::string_view::npos &&
+        scheme_separator(url) == std::string_view::npos)
+        fail(url, "the text before \"://\" is not a scheme");
+    if (const std::size_t sep = scheme_separator(url); sep != std::string_view::npos) {
         const std::string scheme = lower(url.substr(0, sep));
         if (scheme == "http") {
             config.scheme = ProxyScheme::http;
@@ -447,6 +520,15 @@ ProxyConfig parse_proxy_url(std::string_view url) {
     config.port = default_port(config.scheme);
 
     const std::size_t authority_end = rest.find_first_of("/?#");
+    // RFC 3986 §3.2: the authority ends at the first "/", "?" or "#", so these must be
+    // percent-encoded in the userinfo. An "@" after that point means they were not: say so
+    // rather than "no path" (the message shows no part of the password either way).
+    if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos &&
+                                                authority_end != std::string_view::npos &&
+                                                at > authority_end) {
+        fail(url, "\"@\" after the host: a '/', '?' or '#' in the user name or password must be "
+                  "percent-encoded (%2F, %3F, %23)");
+    }
     const std::string_view after =
         authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
     if (!after.empty() && after != "/") fail(url, "a proxy URL has no path, query or fragment");
@@ -499,12 +581,19 @@ ProxyConfig parse_proxy_url(std::string_view url) {
     }
     config.host = lower(host);
 
-    // RFC 1929 §2: ULEN and PLEN are one octet each.
     if (config.is_socks()) {
+        // RFC 1929 §2: ULEN and PLEN are one octet each, and UNAME is "1 to 255" octets.
+        if (config.user && config.user->empty())
+            fail(url, "empty SOCKS5 user name (RFC 1929 needs 1 to 255 bytes)");
         if (config.user && config.user->size() > 255)
             fail(url, "SOCKS5 user name longer than 255 bytes");
         if (config.password && config.password->size() > 255)
             fail(url, "SOCKS5 password longer than 255 bytes");
+    } else if (config.user && config.user->find(':') != std::string::npos) {
+        // RFC 7617 §2: "a user-id containing a colon character is invalid", since Basic
+        // credentials are user-id ":" password.
+        fail(url, "the user name contains ':' (%3A), which HTTP Basic authentication cannot "
+                  "carry (RFC 7617)");
     }
     return config;
 }
@@ -554,7 +643,8 @@ bool bypass_proxy(std::string_view no_proxy, std::string_view host, std::uint16_
 
 void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
                   const ProxyConfig& proxy, Deadline deadline) {
-    check_target_host(host);
+    const std::string who = "proxy " + proxy.address();
+    check_target_host(host, who);
     // RFC 9110 §9.3.6: the request target is the authority-form "host:port" (RFC 9112
     // §3.2.3), IPv6 literals in brackets; §7.2: Host carries the same authority.
     const std::string target = host_port(host, port);
@@ -567,21 +657,26 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
     request += "\r\n";
     stream.write_all(request.data(), request.size());
 
-    const std::string who = "proxy " + proxy.address();
     const std::string what = "CONNECT to " + target;
+    std::size_t budget = max_connect_head;
     for (;;) {
-        const std::string head = read_head(stream, deadline, who, what);
+        const std::string head = read_head(stream, deadline, who, what, budget);
         const std::string_view line = std::string_view(head).substr(0, head.find_first_of("\r\n"));
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ].
         const bool valid = line.size() >= 12 && line.compare(0, 5, "HTTP/") == 0 &&
                            is_digit(line[5]) && line[6] == '.' && is_digit(line[7]) &&
                            line[8] == ' ' && is_digit(line[9]) && is_digit(line[10]) &&
                            is_digit(line[11]) && (line.size() == 12 || line[12] == ' ');
-        if (!valid) {
+        const int status =
+            valid ? (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0') : 0;
+        // RFC 9110 §15: "All valid status codes are within the range of 100 to 599". §15.2.2:
+        // 101 switches to the protocols an Upgrade header field asked for, and CONNECT asks
+        // for none; taking it as an interim answer would read the bytes that follow, the
+        // tunnel's or anyone's, as the next head.
+        if (!valid || status < 100 || status > 599 || status == 101) {
             throw InvalidHandshake(who + " sent an invalid answer to " + what + ": \"" +
                                    printable(line.substr(0, 200)) + "\"");
         }
-        const int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
         // RFC 9110 §15.2: a client must accept interim 1xx responses before the final one.
         if (status < 200) continue;
         // RFC 9110 §9.3.6: "Any 2xx (Successful) response indicates that the sender (and all
@@ -594,7 +689,7 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
                            ? " (the proxy rejected the credentials of the proxy URL)"
                            : " (the proxy URL has no credentials: http://user:password@host)";
         }
-        throw InvalidHandshake(message);
+        throw ProxyError(message, refusal_response(head, status));
     }
 }
 
@@ -602,8 +697,8 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 
 void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
                     const ProxyConfig& proxy, Deadline deadline) {
-    check_target_host(host);
     const std::string who = "SOCKS5 proxy " + proxy.address();
+    check_target_host(host, who);
     const std::string target = host_port(host, port);
     const bool credentials = has_credentials(proxy);
     // Before anything is sent: a name too long to send, or one that does not resolve, fails
@@ -677,8 +772,11 @@ void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
                                who + " cannot connect to " + target + " (reply " + hex_byte(rep) +
                                    ": " + reply.text + ")");
         }
-        throw InvalidHandshake(who + " refused " + step + ": " + reply.text + " (reply " +
-                               hex_byte(rep) + ")");
+        std::string message =
+            who + " refused " + step + ": " + reply.text + " (reply " + hex_byte(rep) + ")";
+        // A general failure may pass, like an HTTP proxy's 5xx; the other refusals will not.
+        if (rep == 0x01) throw ProxyError(message);
+        throw InvalidHandshake(message);
     }
     const std::string rest = read(2, step);
     std::size_t address_size = 0;

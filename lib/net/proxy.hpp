@@ -47,14 +47,16 @@ struct ProxyConfig {
 };
 
 /// Parses a proxy URL: `http://`, `https://`, `socks5://` or `socks5h://` (case-insensitive),
-/// optional `user:password@` (percent-encoded), a host name or IP literal (IPv6 in
+/// optional `user:password@` (percent-encoded; "/", "?" and "#" must be, a raw "@" is
+/// tolerated: the last one ends the userinfo), a host name or IP literal (IPv6 in
 /// brackets), an optional port. A trailing "/" is allowed, as environment variables often
 /// carry one; any other path, a query or a fragment is not. Text without "://" is taken as
 /// an `http://` proxy, as curl and Python do ("proxy.example:3128").
 ///
-/// Throws: `InvalidURI` naming what is wrong (unknown scheme, missing host, bad port, bad
-/// escape, a SOCKS5 user name or password over 255 bytes). The URL in the message has its
-/// password removed.
+/// Throws: `InvalidProxyURL` naming what is wrong (unknown scheme, missing host, bad port,
+/// bad escape, an unencoded "/", "?" or "#" in the credentials, a SOCKS5 user name that is
+/// empty or over 255 bytes or a password over 255 bytes (RFC 1929), an HTTP user name with
+/// a ":" (RFC 7617)). The URL in the message has its password replaced by "***".
 /// Thread safety: reentrant.
 ProxyConfig parse_proxy_url(std::string_view url);
 
@@ -98,13 +100,17 @@ bool bypass_proxy(std::string_view no_proxy, std::string_view host, std::uint16_
 /// proxy sends after it is left in `stream` for the tunnel's first reader.
 ///
 /// Throws:
-/// - `InvalidHandshake` when the proxy answers with something else than 2xx: "proxy
-///   127.0.0.1:3128 refused CONNECT to example.com:443: 407 Proxy Authentication
-///   Required"; also when it answers something else than HTTP or closes the connection
-///   before the end of the head. Like a non-101 answer of the server, it is a refusal at the
-///   HTTP level on a connection that works, not an OS error: retrying will not change a 403
-///   or a 407.
-/// - `SecurityLimit` if the head exceeds 8 KiB;
+/// - `ProxyError` with the proxy's `response()` (status, reason, header fields; no
+///   body) when it answers with something else than 2xx: "proxy 127.0.0.1:3128 refused
+///   CONNECT to example.com:443: 407 Proxy Authentication Required". Like a non-101 answer
+///   of the server, it is a refusal at the HTTP level on a connection that works, not an OS
+///   error: retrying will not change a 403 or a 407, it may for a 503.
+/// - `ProxyError` without a response when the proxy closes the connection before the end of
+///   its answer;
+/// - `InvalidHandshake` when it answers something else than HTTP, or 101 (a switch of
+///   protocols CONNECT did not ask for);
+/// - `SecurityLimit` if the answer's heads (interim 1xx included) exceed 8 KiB;
+/// - `InvalidURI` if `host` is empty or has characters a request line cannot carry;
 /// - `Timeout` when `deadline` passes; `NetworkError` or `TlsError` from `stream`.
 /// Thread safety: uses `stream` as its reader and writer.
 void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
@@ -122,11 +128,13 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 ///   code, as a direct connection would have: network unreachable (reply 3), host
 ///   unreachable (4), connection refused (5), TTL expired (6, `timed_out`); and for a failed
 ///   local name resolution (`socks5`);
-/// - `InvalidHandshake` for everything else the proxy refused or got wrong: general failure
-///   (1), not allowed by ruleset (2), command or address type not supported (7, 8), an
-///   unknown reply code, no acceptable authentication method, wrong user name or password,
-///   a reply that is not SOCKS5, the connection closed mid-way; and for a host name too long
-///   to send;
+/// - `ProxyError` (without a response) for what may pass: a general failure (reply 1), the
+///   connection closed mid-way;
+/// - `InvalidHandshake` for everything else the proxy refused or got wrong: not allowed by
+///   ruleset (2), command or address type not supported (7, 8), an unknown reply code, no
+///   acceptable authentication method, wrong user name or password, a reply that is not
+///   SOCKS5; and for a host name too long to send;
+/// - `InvalidURI` if `host` is empty or has characters a SOCKS5 request cannot carry;
 /// - `Timeout` when `deadline` passes; `NetworkError` or `TlsError` from `stream`.
 /// Thread safety: uses `stream` as its reader and writer.
 void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,

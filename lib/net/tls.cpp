@@ -536,6 +536,10 @@ bool TlsStream::wait_readable(Deadline deadline) {
 }
 
 void TlsStream::set_pending_output_handler(std::function<void()> handler) {
+    // Under TLS in TLS (wss:// through an https:// proxy) the inner stream is TLS too, and our
+    // reads drive its reads on this same reader thread: what it produces (alerts, such as its
+    // refusal of a renegotiation) must wake the writer as well, whose flush() reaches it.
+    inner_->set_pending_output_handler(handler);
     pending_output_handler_ = std::move(handler);
 }
 
@@ -595,6 +599,9 @@ void TlsStream::write_all(const char* data, std::size_t n) {
 
 void TlsStream::flush() {
     write_all(nullptr, 0);
+    // The inner stream's own pending output (TLS in TLS): write_all sent it along only if we
+    // had records to write. Its write_mutex_ orders it with anything we write later.
+    inner_->flush();
 }
 
 void TlsStream::shutdown_write() {

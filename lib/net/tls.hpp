@@ -68,6 +68,10 @@ private:
 ///   memory BIO: the reader never writes, so it never blocks on a peer that does not read.
 ///   They leave with the next write, or when the writer calls `flush()` after the
 ///   pending-output handler woke it.
+/// - over another stream that produces output while reading (TLS in TLS: `wss://` through an
+///   `https://` proxy), the pending-output handler is passed down to it (the inner stream
+///   runs on the same reader thread and calls it with none of our locks held), and `flush()`
+///   flushes it after our own output, so its bytes do not wait for the next application write.
 ///
 /// Lock order: `write_mutex_` → `tls_mutex_`. Both are leaves for the runtime.
 /// Renegotiation is refused (SSL_OP_NO_RENEGOTIATION).

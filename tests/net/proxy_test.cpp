@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -125,6 +126,42 @@ TEST(ParseProxyUrl, ErrorsSayWhatIsWrong) {
                          "password longer than 255 bytes"));
     // Over 255 bytes is fine for HTTP Basic.
     EXPECT_NO_THROW(net::parse_proxy_url("http://" + std::string(300, 'u') + ":p@h"));
+    EXPECT_TRUE(contains(parse_error("u:p://x@h"), "the text before \"://\" is not a scheme"));
+    EXPECT_TRUE(contains(parse_error("1http://h"), "not a scheme"));
+}
+
+TEST(ParseProxyUrl, ErrorsAreInvalidProxyUrlWithTheirOwnWording) {
+    try {
+        net::parse_proxy_url("socks4://u:secret@h:1080");
+        ADD_FAILURE() << "no error";
+    } catch (const InvalidProxyURL& e) {
+        EXPECT_STREQ(e.what(), "bad proxy URL \"socks4://u:***@h:1080\": unknown scheme "
+                               "\"socks4\" (syncws supports http://, https://, socks5:// and "
+                               "socks5h://)");
+        EXPECT_EQ(e.uri(), "socks4://u:***@h:1080");
+    }
+}
+
+TEST(ParseProxyUrl, Socks5UserNameMustNotBeEmpty) {
+    // RFC 1929 §2: UNAME is 1 to 255 octets.
+    EXPECT_EQ(parse_error("socks5://:pw@h"),
+              "bad proxy URL \"socks5://:***@h\": empty SOCKS5 user name (RFC 1929 needs 1 to "
+              "255 bytes)");
+    EXPECT_TRUE(contains(parse_error("socks5h://:@h"), "empty SOCKS5 user name"));
+    EXPECT_TRUE(contains(parse_error("socks5h://%41%42:@h"), "(no error)"));
+    // Nothing at all before "@" is no credentials; HTTP Basic allows an empty user-id.
+    EXPECT_FALSE(net::parse_proxy_url("socks5://@h").user);
+    EXPECT_EQ(net::parse_proxy_url("http://:pw@h").user, "");
+}
+
+TEST(ParseProxyUrl, HttpUserNameMustNotHoldAColon) {
+    // RFC 7617 §2: "a user-id containing a colon character is invalid".
+    EXPECT_EQ(parse_error("http://a%3Ab:pw@h"),
+              "bad proxy URL \"http://a%3Ab:***@h\": the user name contains ':' (%3A), which "
+              "HTTP Basic authentication cannot carry (RFC 7617)");
+    EXPECT_TRUE(contains(parse_error("https://a%3a@h"), "the user name contains ':'"));
+    // RFC 1929 has lengths, not a separator.
+    EXPECT_EQ(net::parse_proxy_url("socks5://a%3Ab:pw@h").user, "a:b");
 }
 
 TEST(ParseProxyUrl, ErrorsNeverShowThePassword) {
@@ -134,6 +171,45 @@ TEST(ParseProxyUrl, ErrorsNeverShowThePassword) {
     const std::string bad_escape = parse_error("http://alice:s3cret%zz@h");
     EXPECT_TRUE(contains(bad_escape, "bad percent-escape in the password")) << bad_escape;
     EXPECT_EQ(bad_escape.find("s3cret"), std::string::npos) << bad_escape;
+}
+
+TEST(ParseProxyUrl, UnencodedDelimitersInThePasswordNeverShowIt) {
+    // RFC 3986 §3.2: "/", "?" and "#" end the authority, so that "@h" looks like a path,
+    // query or fragment. The password must not show in the message all the same.
+    struct Case {
+        const char* url;
+        const char* password;
+        const char* shown;
+    };
+    const Case cases[] = {
+        {"http://u:p#ss@h:1", "p#ss", "\"http://u:***@h:1\""},
+        {"u:p#ss@h", "p#ss", "\"u:***@h\""},
+        {"http://u:pa/ss@h", "pa/ss", "\"http://u:***@h\""},
+        {"u:pa/ss@h", "pa/ss", "\"u:***@h\""},
+        {"socks5h://u:p?s@h", "p?s", "\"socks5h://u:***@h\""},
+        {"u:p?s@h", "p?s", "\"u:***@h\""},
+        {"http://u:a/b?c#d@e@h/", "a/b?c#d@e", "\"http://u:***@h/\""},
+    };
+    for (const Case& c : cases) {
+        try {
+            net::parse_proxy_url(c.url);
+            ADD_FAILURE() << c.url << ": no error";
+        } catch (const InvalidProxyURL& e) {
+            const std::string what = e.what();
+            EXPECT_TRUE(contains(what, c.shown)) << what;
+            EXPECT_TRUE(contains(what, "must be percent-encoded (%2F, %3F, %23)")) << what;
+            EXPECT_EQ(what.find(c.password), std::string::npos) << what;
+            EXPECT_EQ(e.uri().find(c.password), std::string::npos) << e.uri();
+        }
+    }
+    // Encoded, the same credentials work.
+    const auto encoded = net::parse_proxy_url("http://u:p%23s%2Fs%3F@h:1");
+    EXPECT_EQ(encoded.password, "p#s/s?");
+    EXPECT_EQ(encoded.host, "h");
+    // A scheme-like prefix that is not one is not taken for the scheme: "p://x" is a password.
+    const std::string not_scheme = parse_error("u:p://x@h");
+    EXPECT_EQ(not_scheme.find("p://x"), std::string::npos) << not_scheme;
+    EXPECT_TRUE(contains(not_scheme, "\"u:***@h\"")) << not_scheme;
 }
 
 // ----- no_proxy -----------------------------------------------------------------------------
@@ -429,6 +505,10 @@ std::string http_connect_error(const std::string& answer, bool close_after = fal
         return std::string("SecurityLimit: ") + e.what();
     } catch (const InvalidStatus& e) {
         return std::string("InvalidStatus: ") + e.what();
+    } catch (const ProxyError& e) {
+        return std::string("ProxyError(") +
+               (e.response() ? std::to_string(e.response()->status) : "no response") +
+               "): " + e.what();
     } catch (const InvalidHandshake& e) {
         return std::string("InvalidHandshake: ") + e.what();
     } catch (const std::exception& e) {
@@ -440,7 +520,7 @@ std::string http_connect_error(const std::string& answer, bool close_after = fal
 TEST(HttpConnect, RefusalsNameProxyTargetAndStatus) {
     EXPECT_EQ(http_connect_error("HTTP/1.1 407 Proxy Authentication Required\r\n"
                                  "Proxy-Authenticate: Basic realm=\"x\"\r\n\r\n"),
-              "InvalidHandshake: proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 407 "
+              "ProxyError(407): proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 407 "
               "Proxy Authentication Required (the proxy URL has no credentials: "
               "http://user:password@host)");
     Scripted peer([&](net::Stream& s) {
@@ -450,18 +530,79 @@ TEST(HttpConnect, RefusalsNameProxyTargetAndStatus) {
     try {
         net::http_connect(peer.client(), "example.com", 443, http_proxy_auth, in(generous));
         ADD_FAILURE() << "no error";
-    } catch (const InvalidHandshake& e) {
+    } catch (const ProxyError& e) {
         EXPECT_TRUE(contains(e.what(), "407 Proxy Authentication Required (the proxy rejected "
                                        "the credentials"));
     }
     EXPECT_EQ(http_connect_error("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"),
-              "InvalidHandshake: proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 502 "
+              "ProxyError(502): proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 502 "
               "Bad Gateway");
     EXPECT_EQ(http_connect_error("HTTP/1.1 403\r\n\r\n"),
-              "InvalidHandshake: proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 403");
+              "ProxyError(403): proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 403");
     EXPECT_EQ(http_connect_error("HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n"),
-              "InvalidHandshake: proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 301 "
+              "ProxyError(301): proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 301 "
               "Moved");
+}
+
+// The ProxyError http_connect threw for `answer`.
+std::optional<ProxyError> proxy_error(const std::string& answer) {
+    Scripted peer([&](net::Stream& s) {
+        read_exactly(s, 59);
+        write_string(s, answer);
+    });
+    try {
+        net::http_connect(peer.client(), "example.com", 443, http_proxy, in(generous));
+    } catch (const ProxyError& e) {
+        return e;
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not a ProxyError: " << e.what();
+    }
+    return std::nullopt;
+}
+
+TEST(HttpConnect, RefusalCarriesTheResponse) {
+    // Interim 1xx heads are not kept; bare LF, OWS around values, an obs-fold line (RFC 9112
+    // §5.2) and a line without a colon (skipped); no body is read.
+    const auto e = proxy_error("HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                               "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Retry-After: 7 \r\n"
+                               "Proxy-Agent:\tsquid\n"
+                               "X-Folded: a\r\n"
+                               " \tb\r\n"
+                               "no colon here\r\n"
+                               "Content-Length: 4\r\n"
+                               "\r\nbody");
+    ASSERT_TRUE(e);
+    ASSERT_TRUE(e->response());
+    EXPECT_EQ(e->response()->status, 503);
+    EXPECT_EQ(e->response()->reason, "Service Unavailable");
+    const Headers expected{{"Retry-After", "7"},
+                           {"Proxy-Agent", "squid"},
+                           {"X-Folded", "a b"},
+                           {"Content-Length", "4"}};
+    EXPECT_TRUE(e->response()->headers == expected);
+    EXPECT_EQ(e->response()->body, "");
+    EXPECT_STREQ(e->what(), "proxy 127.0.0.1:3128 refused CONNECT to example.com:443: 503 "
+                            "Service Unavailable");
+
+    const auto bare = proxy_error("HTTP/1.0 429\r\n\r\n");
+    ASSERT_TRUE(bare && bare->response());
+    EXPECT_EQ(bare->response()->status, 429);
+    EXPECT_EQ(bare->response()->reason, "");
+    EXPECT_TRUE(bare->response()->headers.empty());
+}
+
+TEST(HttpConnect, RefusalKeepsEveryField) {
+    std::string answer = "HTTP/1.1 502 Bad Gateway\r\n";
+    for (int i = 0; i < 40; ++i)
+        answer += "X-" + std::to_string(i) + ": " + std::to_string(i) + "\r\n";
+    const auto e = proxy_error(answer + "\r\n");
+    ASSERT_TRUE(e && e->response());
+    const Headers& headers = e->response()->headers;
+    ASSERT_EQ(headers.size(), 40u);
+    EXPECT_EQ(headers.begin()->first, "X-0");
+    EXPECT_EQ((headers.end() - 1)->first, "X-39");
+    EXPECT_EQ((headers.end() - 1)->second, "39");
 }
 
 TEST(HttpConnect, InvalidAnswers) {
@@ -469,16 +610,39 @@ TEST(HttpConnect, InvalidAnswers) {
               "InvalidHandshake: proxy 127.0.0.1:3128 sent an invalid answer to CONNECT to "
               "example.com:443: \"SSH-2.0-OpenSSH_9.2\"");
     EXPECT_TRUE(contains(http_connect_error("HTTP/1.1 2000 OK\r\n\r\n"), "invalid answer"));
+    // Not interim: outside 100-599 (RFC 9110 §15).
+    EXPECT_TRUE(contains(http_connect_error("HTTP/1.1 099 Huh\r\n\r\n"), "invalid answer"));
+    EXPECT_TRUE(contains(http_connect_error("HTTP/1.1 600 Huh\r\n\r\n"), "invalid answer"));
     EXPECT_TRUE(contains(http_connect_error("\x05\xff\r\n\r\n"), "\"\\x05\\xFF\""));
+    // Closing before the answer is complete may pass (a restarting proxy): a ProxyError
+    // without a response.
     EXPECT_EQ(http_connect_error("", true),
-              "InvalidHandshake: proxy 127.0.0.1:3128 closed the connection without answering "
-              "CONNECT to example.com:443");
+              "ProxyError(no response): proxy 127.0.0.1:3128 closed the connection without "
+              "answering CONNECT to example.com:443");
     EXPECT_EQ(http_connect_error("HTTP/1.1 200 OK\r\nVia: x\r\n", true),
-              "InvalidHandshake: proxy 127.0.0.1:3128 closed the connection while answering "
-              "CONNECT to example.com:443");
+              "ProxyError(no response): proxy 127.0.0.1:3128 closed the connection while "
+              "answering CONNECT to example.com:443");
     const std::string huge = "HTTP/1.1 200 OK\r\n" + std::string(9000, 'x') + "\r\n\r\n";
     EXPECT_EQ(http_connect_error(huge), "SecurityLimit: proxy 127.0.0.1:3128's answer to CONNECT "
                                         "to example.com:443 exceeds 8192 bytes");
+    // The limit covers interim heads too, or a stream of them would never end.
+    std::string interims;
+    for (int i = 0; i < 400; ++i)
+        interims += "HTTP/1.1 100 Continue\r\n\r\n";
+    EXPECT_EQ(http_connect_error(interims), "SecurityLimit: proxy 127.0.0.1:3128's answer to "
+                                            "CONNECT to example.com:443 exceeds 8192 bytes");
+}
+
+TEST(HttpConnect, SwitchingProtocolsIsAnInvalidAnswer) {
+    // 101 is not an interim answer to CONNECT: the bytes after it would be read as a head.
+    EXPECT_EQ(http_connect_error("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
+                                 "HTTP/1.1 200 OK\r\n\r\n"),
+              "InvalidHandshake: proxy 127.0.0.1:3128 sent an invalid answer to CONNECT to "
+              "example.com:443: \"HTTP/1.1 101 Switching Protocols\"");
+    // Other 1xx are interim (RFC 9110 §15.2), as before.
+    EXPECT_EQ(http_connect_error("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                                 "HTTP/1.1 200 OK\r\n\r\n"),
+              "(no error)");
 }
 
 TEST(HttpConnect, DeadlineIsTimeout) {
@@ -501,9 +665,27 @@ TEST(HttpConnect, DeadlineIsTimeout) {
 
 TEST(HttpConnect, RejectsHostsThatCouldInjectHeaders) {
     auto pair = tcp_pair();
-    EXPECT_THROW(net::http_connect(*pair.client, "evil\r\nX: y", 80, http_proxy, in(generous)),
+    try {
+        net::http_connect(*pair.client, "evil\r\nX: y", 80, http_proxy, in(generous));
+        ADD_FAILURE() << "no error";
+    } catch (const InvalidURI& e) {
+        EXPECT_STREQ(e.what(), "cannot ask proxy 127.0.0.1:3128 to connect to "
+                               "\"evil\\x0D\\x0AX: y\": the host has characters a proxy "
+                               "request cannot carry");
+        EXPECT_EQ(e.uri(), "evil\\x0D\\x0AX: y");
+    }
+    try {
+        net::http_connect(*pair.client, "", 80, http_proxy, in(generous));
+        ADD_FAILURE() << "no error";
+    } catch (const InvalidURI& e) {
+        EXPECT_STREQ(e.what(), "cannot ask proxy 127.0.0.1:3128 to connect: the host is empty");
+    }
+    EXPECT_THROW(net::socks5_connect(*pair.client, "a b", 80,
+                                     net::parse_proxy_url("socks5h://127.0.0.1:1080"),
+                                     in(generous)),
                  InvalidURI);
-    EXPECT_THROW(net::http_connect(*pair.client, "", 80, http_proxy, in(generous)), InvalidURI);
+    pair.client->shutdown_write();
+    EXPECT_EQ(read_to_end(*pair.server), ""); // nothing was sent
 }
 
 // ----- socks5_connect -----------------------------------------------------------------------
@@ -622,6 +804,9 @@ std::string describe(const std::function<void()>& f) {
         f();
     } catch (const NetworkError& e) {
         return std::string("NetworkError(") + e.code().message() + "): " + e.what();
+    } catch (const ProxyError& e) {
+        return std::string(e.response() ? "ProxyError(with a response): " : "ProxyError: ") +
+               e.what();
     } catch (const InvalidHandshake& e) {
         return std::string("InvalidHandshake: ") + e.what();
     } catch (const Timeout& e) {
@@ -652,7 +837,8 @@ std::string socks_error(const std::string& after_greeting, bool with_auth = fals
 TEST(Socks5Connect, EveryReplyCodeIsReadable) {
     const std::string prefix = "SOCKS5 proxy 127.0.0.1:1080 ";
     const std::map<int, std::string> expected = {
-        {1, "InvalidHandshake: " + prefix +
+        // A general failure may pass, like an HTTP proxy's 5xx.
+        {1, "ProxyError: " + prefix +
                 "refused CONNECT to example.com:443: general SOCKS server failure (reply 0x01)"},
         {2, "InvalidHandshake: " + prefix +
                 "refused CONNECT to example.com:443: connection not allowed by ruleset (reply "
@@ -743,14 +929,15 @@ TEST(Socks5Connect, MalformedOrTruncatedReplies) {
     EXPECT_EQ(socks_error(bytes({5, 0, 5, 0, 0, 2}), false, request),
               "InvalidHandshake: SOCKS5 proxy 127.0.0.1:1080 sent an invalid reply to CONNECT "
               "to example.com:443: address type 0x02");
+    // Hanging up mid-way may pass: a ProxyError without a response.
     EXPECT_EQ(socks_error(bytes({5, 0, 5, 0, 0, 1, 127}), false, request),
-              "InvalidHandshake: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
+              "ProxyError: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
               "answering CONNECT to example.com:443");
     EXPECT_EQ(socks_error(bytes({5})),
-              "InvalidHandshake: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
+              "ProxyError: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
               "answering the greeting");
     EXPECT_EQ(socks_error(bytes({5, 2}), true, 11),
-              "InvalidHandshake: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
+              "ProxyError: SOCKS5 proxy 127.0.0.1:1080 closed the connection instead of "
               "answering the user name and password");
 }
 

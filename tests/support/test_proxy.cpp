@@ -325,7 +325,8 @@ bool TestProxy::handle_http(Connection& connection, net::SocketStream*& target,
     }
     if (!options_.refuse_status.empty()) {
         record(seen);
-        write(client, "HTTP/1.1 " + options_.refuse_status + "\r\nContent-Length: 0\r\n\r\n");
+        write(client, "HTTP/1.1 " + options_.refuse_status + "\r\n" + options_.refuse_headers +
+                          "Content-Length: 0\r\n\r\n");
         return false;
     }
     target = connect_target(connection, seen.target_host, seen.target_port);

@@ -53,6 +53,8 @@ struct TestProxyOptions {
     std::optional<std::string> password;
     /// HTTP: answer CONNECT with this status line ("502 Bad Gateway") instead of connecting.
     std::string refuse_status;
+    /// HTTP: header lines for that answer, each ending in CRLF ("Retry-After: 7\r\n").
+    std::string refuse_headers;
     /// SOCKS5: answer CONNECT with this reply code (RFC 1928 §6) instead of connecting.
     unsigned char refuse_reply = 0;
     /// Listen with TLS (test_pki().server: localhost, 127.0.0.1, ::1): an https:// proxy.

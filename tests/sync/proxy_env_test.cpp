@@ -148,6 +148,22 @@ TEST_F(ProxyEnvTest, ExplicitProxyWins) {
     EXPECT_EQ(proxy.seen().size(), 1u);
 }
 
+TEST_F(ProxyEnvTest, BadUrlInTheEnvironmentNeverShowsThePassword) {
+    // A "#" left unencoded in the password of a variable: the error names the variable's URL
+    // with the password hidden.
+    auto server = start_server(echo_handler());
+    set("http_proxy", "http://alice:s3c#ret@proxy.example:3128");
+    try {
+        connect(uri_of(*server));
+        FAIL() << "connected with an unusable proxy URL";
+    } catch (const InvalidProxyURL& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(contains(what, "bad proxy URL \"http://alice:***@proxy.example:3128\""));
+        EXPECT_TRUE(contains(what, "percent-encoded"));
+        EXPECT_EQ(what.find("s3c"), std::string::npos) << what;
+    }
+}
+
 TEST_F(ProxyEnvTest, UnixSocketIgnoresTheEnvironment) {
     static std::atomic<int> counter{0};
     const std::string path = "/tmp/syncws-proxy-env-" + std::to_string(::getpid()) + "-" +

@@ -3,7 +3,9 @@
 // https:// proxy (TLS inside TLS). The proxy is always given explicitly here: the process
 // environment is left alone (see proxy_env_test.cpp for the variables).
 #include "listener.hpp"
+#include "stream.hpp"
 #include "sync_test_util.hpp"
+#include "tcp.hpp"
 #include "test_proxy.hpp"
 
 #include <syncws/client.hpp>
@@ -13,12 +15,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
 #if SYNCWS_TEST_HAVE_TLS
+#include "tls.hpp"
 #include "tls_certs.hpp"
+
+#include <openssl/ssl.h>
 #endif
 
 namespace syncws::test {
@@ -61,6 +67,8 @@ std::string connect_error(const std::string& uri, const ClientOptions& options) 
         connect(uri, options);
     } catch (const InvalidStatus& e) {
         return std::string("InvalidStatus: ") + e.what();
+    } catch (const ProxyError& e) {
+        return std::string("ProxyError: ") + e.what();
     } catch (const InvalidHandshake& e) {
         return std::string("InvalidHandshake: ") + e.what();
     } catch (const NetworkError& e) {
@@ -69,6 +77,8 @@ std::string connect_error(const std::string& uri, const ClientOptions& options) 
         return std::string("Timeout: ") + e.what();
     } catch (const TlsError& e) {
         return std::string("TlsError: ") + e.what();
+    } catch (const InvalidProxyURL& e) {
+        return std::string("InvalidProxyURL: ") + e.what();
     } catch (const InvalidURI& e) {
         return std::string("InvalidURI: ") + e.what();
     } catch (const std::exception& e) {
@@ -119,7 +129,7 @@ TEST_F(ProxyTest, HttpConnectWrongOrMissingCredentials) {
     o.user = "alice";
     o.password = "right";
     TestProxy proxy(o);
-    const std::string prefix = "InvalidHandshake: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
+    const std::string prefix = "ProxyError: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
                                " refused CONNECT to 127.0.0.1:" + port_of(*server) +
                                ": 407 Proxy Authentication Required (the proxy ";
     EXPECT_EQ(connect_error(uri_of(*server), via(proxy.url("alice:wrong"))),
@@ -138,15 +148,34 @@ TEST_F(ProxyTest, HttpProxyRefusing) {
     o.refuse_status = "403 Forbidden";
     TestProxy proxy(o);
     EXPECT_EQ(connect_error(uri_of(*server), via(proxy.url())),
-              "InvalidHandshake: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
+              "ProxyError: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
                   " refused CONNECT to 127.0.0.1:" + port_of(*server) + ": 403 Forbidden");
+}
+
+TEST_F(ProxyTest, HttpProxyRefusalCarriesItsResponse) {
+    // What a reconnecting client needs to decide: the status and Retry-After.
+    auto server = start_server(echo_handler());
+    TestProxyOptions o;
+    o.refuse_status = "503 Service Unavailable";
+    o.refuse_headers = "Retry-After: 7\r\n";
+    TestProxy proxy(o);
+    try {
+        connect(uri_of(*server), via(proxy.url()));
+        FAIL() << "connected through a refusing proxy";
+    } catch (const ProxyError& e) {
+        ASSERT_TRUE(e.response());
+        EXPECT_EQ(e.response()->status, 503);
+        EXPECT_EQ(e.response()->reason, "Service Unavailable");
+        EXPECT_EQ(e.response()->headers.get("Retry-After"), "7");
+        EXPECT_EQ(e.response()->headers.get("Content-Length"), "0");
+    }
 }
 
 TEST_F(ProxyTest, HttpProxyCannotReachTheServer) {
     TestProxy proxy;
     const std::uint16_t port = closed_port();
     EXPECT_EQ(connect_error("ws://127.0.0.1:" + std::to_string(port) + "/", via(proxy.url())),
-              "InvalidHandshake: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
+              "ProxyError: proxy 127.0.0.1:" + std::to_string(proxy.port()) +
                   " refused CONNECT to 127.0.0.1:" + std::to_string(port) + ": 502 Bad Gateway");
 }
 
@@ -291,13 +320,15 @@ TEST_F(ProxyTest, SilentProxyIsTimeoutWithinOpenTimeout) {
     }
 }
 
-TEST_F(ProxyTest, BadProxyUrlIsInvalidURI) {
+TEST_F(ProxyTest, BadProxyUrlIsInvalidProxyURL) {
     auto server = start_server(echo_handler());
     EXPECT_EQ(connect_error(uri_of(*server), via("socks4://u:secret@127.0.0.1:1080")),
-              "InvalidURI: socks4://u:***@127.0.0.1:1080 isn't a valid WebSocket URI: bad proxy "
-              "URL: unknown scheme \"socks4\" (syncws supports http://, https://, socks5:// and "
-              "socks5h://)");
+              "InvalidProxyURL: bad proxy URL \"socks4://u:***@127.0.0.1:1080\": unknown scheme "
+              "\"socks4\" (syncws supports http://, https://, socks5:// and socks5h://)");
     EXPECT_TRUE(contains(connect_error(uri_of(*server), via("http://127.0.0.1:0")), "bad port"));
+    const std::string unencoded = connect_error(uri_of(*server), via("http://u:p#ss@127.0.0.1"));
+    EXPECT_TRUE(contains(unencoded, "InvalidProxyURL: bad proxy URL \"http://u:***@127.0.0.1\""));
+    EXPECT_EQ(unencoded.find("p#ss"), std::string::npos) << unencoded;
 }
 
 TEST_F(ProxyTest, UnixSocketNeverUsesTheProxy) {
@@ -475,6 +506,93 @@ TEST_F(ProxyTest, HttpsProxyCertificateIsCheckedWithProxyTls) {
     co2.proxy_tls.server_name = "other.example";
     const std::string mismatch = connect_error(wss_uri(*server), co2);
     EXPECT_TRUE(contains(mismatch, "hostname mismatch")) << mismatch;
+}
+
+// Counts the bytes written through it: what left the client for the proxy.
+class CountingStream final : public net::Stream {
+public:
+    explicit CountingStream(std::unique_ptr<net::Stream> inner) : inner_(std::move(inner)) {}
+    std::size_t read_some(char* buf, std::size_t n) override { return inner_->read_some(buf, n); }
+    void write_all(const char* data, std::size_t n) override {
+        inner_->write_all(data, n);
+        written += n;
+    }
+    void shutdown_write() override { inner_->shutdown_write(); }
+    void abort() noexcept override { inner_->abort(); }
+    bool wait_readable(net::Deadline deadline) override { return inner_->wait_readable(deadline); }
+    std::string local_address() const override { return inner_->local_address(); }
+    std::string remote_address() const override { return inner_->remote_address(); }
+
+    std::atomic<std::size_t> written{0};
+
+private:
+    std::unique_ptr<net::Stream> inner_;
+};
+
+// Below the runtime, with the streams connect() builds for wss:// through an https:// proxy:
+// TLS to the server inside TLS to the proxy. (Here rather than in tests/net: this binary has
+// the test certificates.)
+TEST_F(ProxyTest, TlsInTlsSendsTheProxyLayersOwnOutputOnFlush) {
+    const auto deadline = Clock::now() + 20s;
+    TlsOptions server_tls;
+    server_tls.cert_pem = test_pki().server.cert_pem;
+    server_tls.key_pem = test_pki().server.key_pem;
+    const auto server_context = net::TlsContext::server(server_tls);
+    // TLS 1.2 to the proxy: a renegotiation request is what makes a reader produce output
+    // (TLS 1.3 answers a KeyUpdate only with the next write).
+    const auto proxy_context = net::TlsContext::server(server_tls);
+    SSL_CTX_set_max_proto_version(proxy_context->native_handle(), TLS1_2_VERSION);
+    const auto client_context = net::TlsContext::client(trusting());
+
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    auto accepted = run_async([&] { return listener->accept(); });
+    auto counting =
+        std::make_unique<CountingStream>(net::connect_tcp("127.0.0.1", listener->port(), deadline));
+    CountingStream& to_proxy = *counting;
+    ASSERT_TRUE(finishes(accepted));
+    std::unique_ptr<net::Stream> proxy_socket = accepted.get();
+    auto proxy_handshake = run_async(
+        [&] { return net::TlsStream::server(std::move(proxy_socket), proxy_context, deadline); });
+    std::unique_ptr<net::Stream> client_inner =
+        net::TlsStream::client(std::move(counting), client_context, "localhost", deadline);
+    ASSERT_TRUE(finishes(proxy_handshake));
+    std::unique_ptr<net::TlsStream> proxy_tls = proxy_handshake.get();
+    net::TlsStream& proxy_side = *proxy_tls;
+    auto server_handshake = run_async(
+        [&] { return net::TlsStream::server(std::move(proxy_tls), server_context, deadline); });
+    auto client =
+        net::TlsStream::client(std::move(client_inner), client_context, "localhost", deadline);
+    ASSERT_TRUE(finishes(server_handshake));
+    auto server = server_handshake.get();
+    char c = 0;
+    server->write_all("x", 1);
+    ASSERT_EQ(client->read_some(&c, 1), 1u);
+    EXPECT_EQ(c, 'x');
+
+    std::atomic<int> announced{0};
+    client->set_pending_output_handler([&] { ++announced; });
+    // The proxy's TLS layer asks to renegotiate, against our settings; then the server sends
+    // a byte through it. The client's inner layer refuses with a no_renegotiation alert while
+    // the reader reads: only the writer may send it.
+    SSL* proxy_ssl = proxy_side.native_handle();
+    SSL_clear_options(proxy_ssl, SSL_OP_NO_RENEGOTIATION);
+    ASSERT_EQ(SSL_renegotiate(proxy_ssl), 1);
+    SSL_do_handshake(proxy_ssl);
+    proxy_side.flush();
+    server->write_all("y", 1);
+    ASSERT_EQ(client->read_some(&c, 1), 1u);
+    EXPECT_EQ(c, 'y');
+    EXPECT_EQ(announced.load(), 1) << "the inner layer's output did not wake the writer";
+    const std::size_t before = to_proxy.written.load();
+    client->flush();
+    ASSERT_GT(to_proxy.written.load(), before) << "flush() left the inner layer's output behind";
+    // The proxy's side got the alert.
+    try {
+        server->read_some(&c, 1);
+        FAIL() << "the proxy's side read data instead of the alert";
+    } catch (const TlsError& e) {
+        EXPECT_TRUE(contains(e.what(), "no renegotiation")) << e.what();
+    }
 }
 
 #endif // SYNCWS_TEST_HAVE_TLS

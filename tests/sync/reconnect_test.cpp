@@ -2,12 +2,15 @@
 // exactly, which errors are retried (against real servers on 127.0.0.1), stop() from
 // another thread, and the range-for loop that reconnects after each lost connection.
 // Waits between attempts are 1-2 ms; what happens next is driven by on_retry, not by time.
+#include "handshake_io.hpp"
 #include "listener.hpp"
 #include "raw_peer.hpp"
 #include "sync_test_util.hpp"
+#include "test_proxy.hpp"
 
 #include <syncws/client.hpp>
 #include <syncws/errors.hpp>
+#include <syncws/protocol.hpp>
 #include <syncws/reconnect.hpp>
 #include <syncws/server.hpp>
 
@@ -177,9 +180,13 @@ TEST(Backoff, InvalidOptionsAreRejected) {
                  std::invalid_argument);
     EXPECT_THROW(backoff_delay(with([](auto& o) { o.max_delay = -1ms; }), 1, 0),
                  std::invalid_argument);
-    // Reconnector checks them (and max_attempts) before the first attempt.
-    Reconnector reconnector("ws://127.0.0.1:1/", {}, with([](auto& o) { o.max_attempts = -1; }));
-    EXPECT_THROW(reconnector.connect(), std::invalid_argument);
+    // Reconnector checks them (and max_attempts) when it is made, before any attempt.
+    EXPECT_THROW(Reconnector("ws://127.0.0.1:1/", {}, with([](auto& o) { o.max_attempts = -1; })),
+                 std::invalid_argument);
+    EXPECT_THROW(Reconnector("ws://127.0.0.1:1/", {}, with([](auto& o) { o.factor = 0.9; })),
+                 std::invalid_argument);
+    EXPECT_THROW(connect_with_retry("ws://127.0.0.1:1/", {}, with([](auto& o) { o.jitter = 2; })),
+                 std::invalid_argument);
 }
 
 // ----- is_retryable -----------------------------------------------------------------------
@@ -227,6 +234,18 @@ TEST(Retryable, HandshakeAndUsageErrorsAreNot) {
     EXPECT_FALSE(is_retryable(error(std::runtime_error("user hook"))));
     EXPECT_FALSE(is_retryable(error(42)));
     EXPECT_FALSE(is_retryable(nullptr));
+}
+
+TEST(Retryable, ProxyErrorsFollowTheStatusRuleAndAProxyHangingUpIsRetried) {
+    for (const int status : {429, 500, 502, 503, 504})
+        EXPECT_TRUE(is_retryable(error(ProxyError("proxy refused", status_response(status)))))
+            << status;
+    // 407: other credentials are needed; 403: the proxy's rules forbid the target.
+    for (const int status : {400, 403, 404, 405, 407, 501, 505})
+        EXPECT_FALSE(is_retryable(error(ProxyError("proxy refused", status_response(status)))))
+            << status;
+    EXPECT_TRUE(is_retryable(
+        error(ProxyError("proxy closed the connection without answering", std::nullopt))));
 }
 
 // ----- retrying against real servers ------------------------------------------------------
@@ -415,6 +434,176 @@ TEST_F(ReconnectTest, RetryAfterIsHonouredWithinMaxDelay) {
     EXPECT_EQ(requests.load(), 3);
 }
 
+TEST_F(ReconnectTest, AThrowingLoggerIsSwallowed) {
+    std::atomic<int> requests{0};
+    auto server = start_server(echo_handler(), scripted_options({503}, requests));
+    std::atomic<int> logged{0};
+    ClientOptions co;
+    co.connection.logger = [&](LogLevel, std::string_view) {
+        ++logged;
+        throw std::runtime_error("logger failed");
+    };
+    std::vector<Retry> retries;
+    ReconnectOptions o = quick();
+    o.on_retry = recorder(retries);
+    auto client = connect_with_retry(uri_of(*server), co, o);
+    client.send_text("logged anyway");
+    EXPECT_EQ(client.recv().data, "logged anyway");
+    EXPECT_EQ(requests.load(), 2);
+    EXPECT_GE(logged.load(), 1);
+    EXPECT_EQ(retries.size(), 1u); // on_retry still ran after the logger threw
+}
+
+TEST_F(ReconnectTest, AThrowingOnRetryPropagatesAndTheCountRestarts) {
+    std::atomic<int> requests{0};
+    auto server = start_server(echo_handler(), scripted_options({503, 503, 0}, requests));
+    std::vector<int> attempts;
+    bool refuse = true;
+    ReconnectOptions o = quick();
+    o.on_retry = [&](const std::exception&, int attempt, milliseconds) {
+        attempts.push_back(attempt);
+        if (refuse) throw std::runtime_error("on_retry refuses");
+    };
+    Reconnector reconnector(uri_of(*server), {}, o);
+    try {
+        reconnector.connect();
+        FAIL() << "connected";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "on_retry refuses");
+    }
+    refuse = false;
+    EXPECT_TRUE(reconnector.connect());
+    EXPECT_EQ(attempts, (std::vector<int>{1, 1}));
+    EXPECT_EQ(requests.load(), 3);
+}
+
+// ----- through an HTTP proxy --------------------------------------------------------------
+
+ClientOptions via(const std::string& proxy) {
+    ClientOptions co;
+    co.proxy = proxy;
+    co.proxy_from_environment = false;
+    return co;
+}
+
+void write_text(net::Stream& stream, std::string_view text) {
+    stream.write_all(text.data(), text.size());
+}
+
+TEST_F(ReconnectTest, ProxyRefusalsWith502And503AreRetriedWithRetryAfter) {
+    // A hand-written proxy: 502, then 503 with Retry-After, then a tunnel whose far end it
+    // serves itself (a WebSocket handshake over the same stream).
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    auto proxy = run_async([&]() -> std::unique_ptr<RawPeer> {
+        for (const std::string_view answer :
+             {"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+              "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\n"
+              "Content-Length: 0\r\n\r\n"}) {
+            auto stream = listener->accept();
+            if (!stream || !contains(read_http_head(*stream), "CONNECT backend.test:80 HTTP/1.1"))
+                return nullptr;
+            write_text(*stream, answer);
+        }
+        std::unique_ptr<net::Stream> stream = listener->accept();
+        if (!stream || !contains(read_http_head(*stream), "CONNECT backend.test:80 HTTP/1.1"))
+            return nullptr;
+        write_text(*stream, "HTTP/1.1 200 Connection established\r\n\r\n");
+        auto engine = std::make_unique<ServerProtocol>();
+        const auto result = detail::run_handshake(*engine, *stream, Clock::now() + generous,
+                                                  "handshake in the tunnel");
+        if (!result.request) return nullptr;
+        engine->send_response(engine->accept(*result.request));
+        detail::flush_engine(*engine, *stream);
+        return std::make_unique<RawPeer>(std::move(stream), std::move(engine));
+    });
+    std::vector<Retry> retries;
+    ReconnectOptions o = quick();
+    o.max_delay = 5ms; // bounds the proxy's hour
+    o.on_retry = recorder(retries);
+    auto client = connect_with_retry(
+        "ws://backend.test/feed", via("http://127.0.0.1:" + std::to_string(listener->port())), o);
+    ASSERT_TRUE(finishes(proxy));
+    auto peer = proxy.get();
+    ASSERT_TRUE(peer);
+    client.send_text("through the tunnel");
+    const auto message = peer->read_message();
+    ASSERT_TRUE(message);
+    EXPECT_EQ(message->data, "through the tunnel");
+    ASSERT_EQ(retries.size(), 2u);
+    EXPECT_TRUE(contains(retries[0].what, "502")) << retries[0].what;
+    EXPECT_EQ(retries[0].delay, 1ms);
+    EXPECT_TRUE(contains(retries[1].what, "503")) << retries[1].what;
+    EXPECT_EQ(retries[1].delay, 5ms); // Retry-After, within max_delay (the backoff said 2 ms)
+    peer->drop();                     // so that closing the client doesn't wait for it
+}
+
+TEST_F(ReconnectTest, AProxyThatKeepsAnswering502GivesUpAfterMaxAttempts) {
+    TestProxyOptions po;
+    po.refuse_status = "502 Bad Gateway";
+    TestProxy proxy(po);
+    ReconnectOptions o = quick();
+    o.max_attempts = 3;
+    try {
+        connect_with_retry("ws://backend.test/", via(proxy.url()), o);
+        FAIL() << "connected";
+    } catch (const RetriesExhausted& e) {
+        EXPECT_EQ(e.attempts(), 3);
+        try {
+            std::rethrow_exception(e.last_error());
+        } catch (const ProxyError& p) {
+            ASSERT_TRUE(p.response());
+            EXPECT_EQ(p.response()->status, 502);
+        }
+    }
+    EXPECT_EQ(proxy.seen().size(), 3u);
+}
+
+TEST_F(ReconnectTest, AProxyAsking407IsNotRetried) {
+    TestProxyOptions po;
+    po.user = "alice";
+    po.password = "secret";
+    TestProxy proxy(po);
+    std::vector<Retry> retries;
+    ReconnectOptions o = quick();
+    o.on_retry = recorder(retries);
+    try {
+        connect_with_retry("ws://backend.test/", via(proxy.url("alice:wrong")), o);
+        FAIL() << "connected";
+    } catch (const ProxyError& e) { // the error itself, not a wrapper
+        ASSERT_TRUE(e.response());
+        EXPECT_EQ(e.response()->status, 407);
+    }
+    EXPECT_TRUE(retries.empty());
+    EXPECT_EQ(proxy.seen().size(), 1u);
+}
+
+TEST_F(ReconnectTest, AProxyClosingBeforeAnsweringIsRetried) {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    auto hanging_up = run_async([&] {
+        for (int i = 0; i < 2; ++i) {
+            auto stream = listener->accept();
+            if (!stream || read_http_head(*stream).empty()) return i;
+        } // each stream closes here, after the whole request was read: a FIN, not a reset
+        return 2;
+    });
+    ReconnectOptions o = quick();
+    o.max_attempts = 2;
+    try {
+        connect_with_retry("ws://backend.test/",
+                           via("http://127.0.0.1:" + std::to_string(listener->port())), o);
+        FAIL() << "connected";
+    } catch (const RetriesExhausted& e) {
+        EXPECT_EQ(e.attempts(), 2);
+        try {
+            std::rethrow_exception(e.last_error());
+        } catch (const ProxyError& p) {
+            EXPECT_FALSE(p.response()) << p.what();
+        }
+    }
+    ASSERT_TRUE(finishes(hanging_up));
+    EXPECT_EQ(hanging_up.get(), 2);
+}
+
 #if SYNCWS_TEST_HAVE_TLS
 
 ClientOptions trusting_client() {
@@ -586,6 +775,64 @@ TEST_F(ReconnectTest, StopFromAnotherThreadEndsTheLoopAndClosesWith1001) {
     EXPECT_EQ(looping.get(), 1);
     ASSERT_TRUE(server_saw_close.wait());
     EXPECT_EQ(close_code.load(), 1001);
+}
+
+TEST_F(ReconnectTest, StopWaitsForTheCloseWithoutBlockingStoppedOrTheLoop) {
+    // The loop body holds a connection whose peer never answers the close: stop() waits
+    // for it (close_timeout, an hour here), but nothing else waits for stop().
+    RawServer server;
+    ClientOptions co;
+    co.connection.close_timeout = std::chrono::hours(1);
+    Reconnector reconnector(server.uri(), co, quick());
+    Latch in_body;
+    Latch leave_body;
+    auto looping = run_async([&] {
+        int iterations = 0;
+        for (ClientConnection& ws : reconnector) {
+            static_cast<void>(ws);
+            ++iterations;
+            in_body.count_down();
+            EXPECT_TRUE(leave_body.wait());
+        }
+        return iterations;
+    });
+    auto peer = server.accept();
+    peer->set_auto_reply(false); // never echoes the close
+    ASSERT_TRUE(in_body.wait());
+
+    auto stopping = run_async([&] { reconnector.stop(); });
+    // The close frame arrived: stop() is inside the close, waiting for an answer.
+    const auto frame = peer->read_frame();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->opcode, Opcode::close);
+    EXPECT_EQ(Close::parse(frame->payload), (Close{1001, ""}));
+
+    auto asking = run_async([&] { return reconnector.stopped(); });
+    EXPECT_TRUE(finishes(asking)) << "stopped() waited for stop()";
+    // The body ends; ++ lets go of the connection without waiting for stop() and ends the
+    // loop.
+    leave_body.count_down();
+    EXPECT_TRUE(finishes(looping)) << "the loop's ++ waited for stop()";
+    EXPECT_EQ(stopping.wait_for(0ms), std::future_status::timeout) << "nobody answered yet";
+
+    peer->drop(); // the TCP connection ends, and with it the close
+    ASSERT_TRUE(finishes(stopping));
+    ASSERT_TRUE(finishes(asking));
+    EXPECT_TRUE(asking.get());
+    ASSERT_TRUE(finishes(looping));
+    EXPECT_EQ(looping.get(), 1);
+}
+
+TEST_F(ReconnectTest, AnIteratorWhoseIncrementThrowsIsTheEnd) {
+    std::atomic<int> requests{0};
+    auto server = start_server([](ServerConnection&) {}, scripted_options({0, 404}, requests));
+    Reconnector reconnector(uri_of(*server), {}, quick());
+    auto it = reconnector.begin();
+    ASSERT_NE(it, reconnector.end());
+    EXPECT_EQ(it->response().status, 101);
+    EXPECT_THROW(++it, InvalidStatus);
+    EXPECT_EQ(it, reconnector.end());
+    EXPECT_EQ(requests.load(), 2);
 }
 
 TEST_F(ReconnectTest, LoopThrowsANonRetryableError) {
