@@ -45,22 +45,6 @@ std::vector<std::string> answer_http(net::Listener& listener, const std::string&
 
 #if SYNCWS_TEST_HAVE_TLS
 
-ServerOptions tls_server_options(const TestCert& cert = test_pki().server) {
-    ServerOptions so = local_options();
-    TlsOptions tls;
-    tls.cert_pem = cert.cert_pem;
-    tls.key_pem = cert.key_pem;
-    so.tls = tls;
-    return so;
-}
-
-ClientOptions trusting_client() {
-    ClientOptions co;
-    co.tls.ca_pem = test_pki().ca.cert_pem;
-    co.tls.use_system_trust_store = false;
-    return co;
-}
-
 std::string wss_uri(const Server& server, const std::string& host = "localhost") {
     return "wss://" + host + ":" + std::to_string(server.port()) + "/";
 }
@@ -167,10 +151,7 @@ TEST_F(ClientTest, InsecureSkipVerifyConnectsAnyway) {
 TEST_F(ClientTest, RedirectFromWssToWsIsRefused) {
     auto plain = start_server(echo_handler());
     auto listener = net::Listener::tcp("127.0.0.1", 0);
-    TlsOptions tls;
-    tls.cert_pem = test_pki().server.cert_pem;
-    tls.key_pem = test_pki().server.key_pem;
-    auto context = net::TlsContext::server(tls);
+    auto context = net::TlsContext::server(serving_tls());
     auto redirecting = run_async([&] {
         auto tcp = listener->accept();
         auto stream = net::TlsStream::server(std::move(tcp), context, Clock::now() + generous);

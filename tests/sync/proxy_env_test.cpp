@@ -210,21 +210,14 @@ TEST_F(ProxyEnvTest, RedirectChoosesTheProxyAgain) {
 #if SYNCWS_TEST_HAVE_TLS
 
 TEST_F(ProxyEnvTest, HttpsProxyForWss) {
-    ServerOptions so = local_options();
-    TlsOptions tls;
-    tls.cert_pem = test_pki().server.cert_pem;
-    tls.key_pem = test_pki().server.key_pem;
-    so.tls = tls;
-    auto server = start_server(echo_handler(), so);
+    auto server = start_server(echo_handler(), tls_server_options());
     TestProxyOptions o;
     o.kind = TestProxyOptions::Kind::socks5;
     TestProxy proxy(o);
     set("http_proxy", dead_proxy()); // for ws:// only
     set("https_proxy", proxy.url("", "socks5h"));
-    ClientOptions co;
-    co.tls.ca_pem = test_pki().ca.cert_pem;
-    co.tls.use_system_trust_store = false;
-    auto client = connect("wss://localhost:" + std::to_string(server->port()) + "/", co);
+    auto client =
+        connect("wss://localhost:" + std::to_string(server->port()) + "/", trusting_client());
     echo(client, "via https_proxy");
     ASSERT_EQ(proxy.seen().size(), 1u);
     EXPECT_EQ(proxy.seen()[0].target_host, "localhost");

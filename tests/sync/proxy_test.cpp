@@ -376,27 +376,11 @@ TEST_F(ProxyTest, EveryRedirectHopGoesThroughTheProxy) {
 
 #if SYNCWS_TEST_HAVE_TLS
 
-ServerOptions tls_server_options(const TestCert& cert = test_pki().server) {
-    ServerOptions so = local_options();
-    TlsOptions tls;
-    tls.cert_pem = cert.cert_pem;
-    tls.key_pem = cert.key_pem;
-    so.tls = tls;
-    return so;
-}
-
-TlsOptions trusting() {
-    TlsOptions tls;
-    tls.ca_pem = test_pki().ca.cert_pem;
-    tls.use_system_trust_store = false;
-    return tls;
-}
-
 // Trusts the test CA for the server and, for an https:// proxy, for the proxy too.
 ClientOptions secure_via(const std::string& proxy) {
     ClientOptions co = via(proxy);
-    co.tls = trusting();
-    co.proxy_tls = trusting();
+    co.tls = trusting_tls();
+    co.proxy_tls = trusting_tls();
     return co;
 }
 
@@ -493,7 +477,7 @@ TEST_F(ProxyTest, HttpsProxyCertificateIsCheckedWithProxyTls) {
     TestProxy proxy(o);
     // Trusting the CA for the server (tls) does not make the proxy trusted (proxy_tls).
     ClientOptions co = via(proxy.url("", "https", "localhost"));
-    co.tls = trusting();
+    co.tls = trusting_tls();
     co.proxy_tls.use_system_trust_store = false;
     co.proxy_tls.ca_pem = test_pki().other_ca.cert_pem;
     const std::string error = connect_error(wss_uri(*server), co);
@@ -534,15 +518,12 @@ private:
 // the test certificates.)
 TEST_F(ProxyTest, TlsInTlsSendsTheProxyLayersOwnOutputOnFlush) {
     const auto deadline = Clock::now() + 20s;
-    TlsOptions server_tls;
-    server_tls.cert_pem = test_pki().server.cert_pem;
-    server_tls.key_pem = test_pki().server.key_pem;
-    const auto server_context = net::TlsContext::server(server_tls);
+    const auto server_context = net::TlsContext::server(serving_tls());
     // TLS 1.2 to the proxy: a renegotiation request is what makes a reader produce output
     // (TLS 1.3 answers a KeyUpdate only with the next write).
-    const auto proxy_context = net::TlsContext::server(server_tls);
+    const auto proxy_context = net::TlsContext::server(serving_tls());
     SSL_CTX_set_max_proto_version(proxy_context->native_handle(), TLS1_2_VERSION);
-    const auto client_context = net::TlsContext::client(trusting());
+    const auto client_context = net::TlsContext::client(trusting_tls());
 
     auto listener = net::Listener::tcp("127.0.0.1", 0);
     auto accepted = run_async([&] { return listener->accept(); });

@@ -606,20 +606,9 @@ TEST_F(ReconnectTest, AProxyClosingBeforeAnsweringIsRetried) {
 
 #if SYNCWS_TEST_HAVE_TLS
 
-ClientOptions trusting_client() {
-    ClientOptions co;
-    co.tls.ca_pem = test_pki().ca.cert_pem;
-    co.tls.use_system_trust_store = false;
-    return co;
-}
-
 TEST_F(ReconnectTest, TlsVerificationFailureIsNotRetried) {
-    ServerOptions so = local_options();
-    TlsOptions tls;
-    tls.cert_pem = test_pki().other_host.cert_pem; // names other.example only
-    tls.key_pem = test_pki().other_host.key_pem;
-    so.tls = tls;
-    auto server = start_server(echo_handler(), so);
+    // other_host names other.example only.
+    auto server = start_server(echo_handler(), tls_server_options(test_pki().other_host));
     std::vector<Retry> retries;
     ReconnectOptions o = quick();
     o.on_retry = recorder(retries);

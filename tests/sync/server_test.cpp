@@ -286,16 +286,10 @@ TEST_F(ServerTest, MaxConnectionsRefusesTheThirdWith503) {
 #if SYNCWS_TEST_HAVE_TLS
 TEST_F(ServerTest, TlsServerRefusesOverTls) {
     // The 503 must come inside TLS: in plaintext a wss:// client sees only a TLS error.
-    ServerOptions so = local_options();
+    ServerOptions so = tls_server_options();
     so.max_connections = 1;
-    TlsOptions tls;
-    tls.cert_pem = test_pki().server.cert_pem;
-    tls.key_pem = test_pki().server.key_pem;
-    so.tls = tls;
     auto server = start_server(echo_handler(), so);
-    ClientOptions co;
-    co.tls.ca_pem = test_pki().ca.cert_pem;
-    co.tls.use_system_trust_store = false;
+    const ClientOptions co = trusting_client();
     const std::string uri = "wss://localhost:" + std::to_string(server->port()) + "/";
     auto first = connect(uri, co);
 

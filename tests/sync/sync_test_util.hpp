@@ -3,6 +3,9 @@
 #pragma once
 
 #include "raw_peer.hpp"
+#if SYNCWS_TEST_HAVE_TLS
+#include "tls_certs.hpp"
+#endif
 
 #include <syncws/client.hpp>
 #include <syncws/errors.hpp>
@@ -160,6 +163,38 @@ inline ServerOptions local_options() {
     options.port = 0;
     return options;
 }
+
+#if SYNCWS_TEST_HAVE_TLS
+/// Server TLS settings presenting `cert` (by default the leaf for localhost and 127.0.0.1).
+inline TlsOptions serving_tls(const TestCert& cert = test_pki().server) {
+    TlsOptions tls;
+    tls.cert_pem = cert.cert_pem;
+    tls.key_pem = cert.key_pem;
+    return tls;
+}
+
+/// Client TLS settings that trust the test CA and nothing else.
+inline TlsOptions trusting_tls() {
+    TlsOptions tls;
+    tls.ca_pem = test_pki().ca.cert_pem;
+    tls.use_system_trust_store = false;
+    return tls;
+}
+
+/// `local_options()` serving wss:// with `cert`.
+inline ServerOptions tls_server_options(const TestCert& cert = test_pki().server) {
+    ServerOptions options = local_options();
+    options.tls = serving_tls(cert);
+    return options;
+}
+
+/// Client options trusting the test CA only.
+inline ClientOptions trusting_client() {
+    ClientOptions options;
+    options.tls = trusting_tls();
+    return options;
+}
+#endif
 
 /// A handler that sends every message back until the connection closes.
 inline Handler echo_handler() {
