@@ -37,7 +37,7 @@ struct ConnectionOptions {
     /// Largest message received, after decompression; beyond it the connection fails with
     /// 1009. `std::nullopt`: no limit.
     std::optional<std::size_t> max_size = 1024 * 1024;
-    /// Receive queue high-water mark, in frames: above it the reader stops reading, so TCP
+    /// Receive queue high-water mark, in frames: above it the connection stops reading, so TCP
     /// pushes back on the peer. Reading resumes at `max_queue / 4`.
     std::size_t max_queue = 16;
     /// Keepalive: a ping every `ping_interval`; a pong must come within `ping_timeout`, or
@@ -48,10 +48,11 @@ struct ConnectionOptions {
     /// and the TCP close before dropping the connection.
     std::chrono::milliseconds close_timeout{10000};
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
-    /// wait to be written, until they drop to `write_low`.
+    /// wait to be written, until they drop to `write_low`. (A sender writes its message
+    /// itself when the socket takes it; what the socket does not take waits here.)
     std::size_t write_high = 1024 * 1024;
     std::size_t write_low = 256 * 1024;
-    /// Stack size of the reader and writer threads (they need little).
+    /// Stack size of the connection's I/O thread (it needs little).
     std::size_t thread_stack_size = 256 * 1024;
     /// Where syncws logs; silent when empty.
     Logger logger;
@@ -63,15 +64,17 @@ class ConnectionCore;
 
 /// An open WebSocket connection: `send_*`, `recv`, `ping`, `close`, from any thread.
 ///
-/// A reader thread and a writer thread run the protocol in the background: pings are
-/// answered and keepalive runs even while nobody calls `recv`. Messages are received in
-/// order; whole messages sent from different threads never interleave (a second sender
-/// waits).
+/// One I/O thread per connection runs the protocol in the background: it reads, answers
+/// pings, keeps the keepalive and close deadlines even while nobody calls `recv`, and writes
+/// whatever a sender could not write at once. `send` writes on the calling thread without
+/// ever blocking on the socket, so a message normally leaves without a thread hand-off.
+/// Messages are received in order; whole messages sent from different threads never
+/// interleave (a second sender waits).
 ///
 /// Thread safety: every member may be called from any thread, concurrently. Only one
 /// thread should receive at a time (a second `recv` waits for the first).
 /// Destruction closes the connection (1000, or 1001 from a server) if it is still open,
-/// waits up to `close_timeout`, and joins both threads: it never detaches.
+/// waits up to `close_timeout`, and joins its thread: it never detaches.
 class Connection {
 public:
     Connection(Connection&&) noexcept;

@@ -8,7 +8,7 @@ namespace syncws {
 
 enum class LogLevel { debug, info, warning, error };
 
-/// Receives syncws's log lines. Called from syncws's threads (reader, writer, accept
+/// Receives syncws's log lines. Called from syncws's threads (connection I/O, accept
 /// loop, handler tasks), never while a syncws lock is held; must be thread-safe and should
 /// be quick. Empty (the default) means silence.
 using Logger = std::function<void(LogLevel level, std::string_view message)>;

@@ -50,7 +50,7 @@ struct ServerOptions {
     /// Listen backlog.
     int backlog = 128;
     /// Connections handled at once. Beyond it a new client gets HTTP 503, never a silent
-    /// close. Each costs three threads (handler, reader, writer).
+    /// close. Each costs two threads (its handler and its I/O thread).
     std::size_t max_connections = 256;
     /// Pool threads kept even when idle; others retire after `idle_thread_timeout`.
     std::size_t min_threads = 0;

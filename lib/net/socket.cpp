@@ -50,19 +50,23 @@ long long elapsed_ms(Deadline start) {
         .count();
 }
 
-short poll_one(int fd, short events, Deadline deadline) {
+bool poll_until(pollfd* fds, std::size_t count, Deadline deadline) {
     for (;;) {
-        pollfd p{fd, events, 0};
         int timeout = poll_timeout_ms(deadline);
-        int r = ::poll(&p, 1, timeout);
-        if (r > 0) return p.revents;
+        int r = ::poll(fds, static_cast<nfds_t>(count), timeout);
+        if (r > 0) return true;
         if (r == 0) {
             // poll() may wake a little early with a rounded timeout; only the clock decides.
-            if (poll_timeout_ms(deadline) == 0) return 0;
+            if (poll_timeout_ms(deadline) == 0) return false;
             continue;
         }
         if (errno != EINTR) throw_errno(errno, "poll failed");
     }
+}
+
+short poll_one(int fd, short events, Deadline deadline) {
+    pollfd p{fd, events, 0};
+    return poll_until(&p, 1, deadline) ? p.revents : 0;
 }
 
 void set_nonblocking(int fd, bool nonblocking) {
@@ -123,6 +127,41 @@ void SocketStream::write_all(const char* data, std::size_t n) {
         data += r;
         n -= static_cast<std::size_t>(r);
     }
+}
+
+std::size_t SocketStream::write_some_now(const char* data, std::size_t n) {
+    if (aborted_.load(std::memory_order_acquire)) {
+        detail::throw_errno(ECANCELED, "write to " + remote_address_ + " aborted");
+    }
+    if (n == 0) return 0;
+    for (;;) {
+        ssize_t r = ::send(fd_.get(), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) return static_cast<std::size_t>(r);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        int e = aborted_.load(std::memory_order_acquire) ? ECANCELED : errno;
+        detail::throw_errno(e, "write to " + remote_address_ + " failed");
+    }
+}
+
+Readiness SocketStream::wait(bool read, bool write, int wake_fd, Deadline deadline) {
+    Readiness ready;
+    if (!aborted_.load(std::memory_order_acquire)) {
+        auto events = static_cast<short>((read ? POLLIN : 0) | (write ? POLLOUT : 0));
+        // With no event asked, poll() still reports POLLHUP and POLLERR: a dead connection
+        // (and abort(), whose shutdown() gives POLLHUP) ends the wait.
+        pollfd fds[2] = {{fd_.get(), events, 0}, {wake_fd, POLLIN, 0}};
+        if (!detail::poll_until(fds, wake_fd >= 0 ? 2 : 1, deadline)) return ready;
+        const short revents = fds[0].revents;
+        const bool dead = (revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+        ready.readable = (read && (dead || (revents & POLLIN) != 0)) || (!read && !write && dead);
+        ready.writable = write && (dead || (revents & POLLOUT) != 0);
+        ready.woken = wake_fd >= 0 && fds[1].revents != 0;
+        if (!aborted_.load(std::memory_order_acquire)) return ready;
+    }
+    ready.readable = true;  // read_some returns 0 at once
+    ready.writable = write; // write_some_now throws ECANCELED at once
+    return ready;
 }
 
 void SocketStream::shutdown_write() {

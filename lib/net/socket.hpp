@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <string>
 
+struct pollfd;
+
 namespace syncws::net {
 
 /// Owns a file descriptor and closes it on destruction. Move-only.
@@ -33,9 +35,15 @@ private:
 
 /// A connected stream socket (TCP or Unix domain): the plain `Stream`.
 ///
-/// The socket is in blocking mode; `abort()` uses `shutdown(SHUT_RDWR)`, which wakes a
+/// The socket is in blocking mode; `write_some_now` passes `MSG_DONTWAIT` per call instead,
+/// so the blocking calls stay blocking. `abort()` uses `shutdown(SHUT_RDWR)`, which wakes a
 /// blocked `recv`/`send`/`poll` on Linux, and the descriptor is closed only by the destructor.
 /// Sends use `MSG_NOSIGNAL`, so a closed peer gives `EPIPE`, never `SIGPIPE`.
+///
+/// `wait` reports a dead connection (POLLHUP, POLLERR) as readable when reading was asked and
+/// as writable when writing was, so that `read_some` or `write_some_now` reports the error. An
+/// aborted stream, or a dead one when neither side was asked, is reported readable even if
+/// reading was not asked: the end is news the owner must not miss.
 ///
 /// Thread safety: as `Stream` (one reader, one writer, `abort` from anywhere).
 class SocketStream final : public Stream {
@@ -47,6 +55,8 @@ public:
 
     std::size_t read_some(char* buf, std::size_t n) override;
     void write_all(const char* data, std::size_t n) override;
+    std::size_t write_some_now(const char* data, std::size_t n) override;
+    Readiness wait(bool read, bool write, int wake_fd, Deadline deadline) override;
     void shutdown_write() override;
     void abort() noexcept override;
     bool wait_readable(Deadline deadline) override;
@@ -71,6 +81,11 @@ int poll_timeout_ms(Deadline deadline);
 
 /// Milliseconds elapsed since `start`, for error messages.
 long long elapsed_ms(Deadline start);
+
+/// Waits until one of the `count` descriptors of `fds` has an event or `deadline` passes;
+/// retries on EINTR. Returns false on timeout (every revents 0). Entries with a negative `fd`
+/// are ignored, as poll() does. Throws `NetworkError` if poll() fails.
+bool poll_until(pollfd* fds, std::size_t count, Deadline deadline);
 
 /// Waits for `events` on `fd` until `deadline`; retries on EINTR. Returns the revents, or 0
 /// on timeout. Throws `NetworkError` if poll() fails.

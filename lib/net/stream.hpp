@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <string>
 
 namespace syncws::net {
@@ -13,13 +12,23 @@ namespace syncws::net {
 /// `Deadline::max()` means "no deadline".
 using Deadline = std::chrono::steady_clock::time_point;
 
-/// A connected, bidirectional byte stream with blocking calls.
+/// What `Stream::wait` saw. All false: the deadline passed (or, for TLS, reading produced
+/// bytes to send: see `has_backlog`).
+struct Readiness {
+    bool readable = false; ///< `read_some` returns without blocking (data, end, error, abort)
+    bool writable = false; ///< `write_some_now` can take bytes
+    bool woken = false;    ///< the wake-up descriptor is readable (the caller drains it)
+};
+
+/// A connected, bidirectional byte stream with blocking calls, and the non-blocking calls an
+/// event loop of one thread needs (`wait`, `write_some_now`).
 ///
-/// Thread safety: one thread may call `read_some`/`wait_readable` (the reader) while another
-/// calls `write_all`/`flush`/`shutdown_write` (the writer); `abort`, `local_address` and
-/// `remote_address` may be called from any thread at any time. Two readers or two writers at
-/// once are not allowed. The object must outlive every call in progress: the owner joins its
-/// threads before destroying it.
+/// Thread safety: one thread at a time reads (`read_some`, `wait`, `wait_readable`: the
+/// reader) and one at a time writes (`write_all`, `write_some_now`, `shutdown_write`); the
+/// caller serializes each side, and the writing side may move between threads. `abort`,
+/// `has_backlog`, `local_address` and `remote_address` may be called from any thread at any
+/// time. The object must outlive every call in progress: the owner joins its threads before
+/// destroying it.
 class Stream {
 public:
     Stream() = default;
@@ -36,13 +45,37 @@ public:
     /// Throws: `NetworkError` (including after `abort()`), `TlsError` for TLS streams.
     virtual void write_all(const char* data, std::size_t n) = 0;
 
+    /// Writes what the operating system takes now, never blocking, and returns how many of
+    /// the `n` bytes were taken (0 when its buffer is full). Bytes the stream holds back
+    /// (`has_backlog`) go out first; while some remain, nothing new is taken. With `n` = 0
+    /// it only tries the backlog. A TLS stream takes plaintext only when it could encrypt it,
+    /// and keeps the records that did not fit as backlog.
+    /// Throws like `write_all`.
+    virtual std::size_t write_some_now(const char* data, std::size_t n) = 0;
+
+    /// True while the stream holds bytes that must still reach the operating system: records
+    /// that did not fit (TLS), or output TLS produced while reading (alerts, such as refusals
+    /// of renegotiation; OpenSSL sends a KeyUpdate's answer with the next application data
+    /// instead). The owner sends them with `write_some_now(nullptr, 0)` when `wait` says
+    /// writable. Always false for plain sockets.
+    virtual bool has_backlog() const { return false; }
+
+    /// Blocks until one of the asked conditions holds or `deadline` passes: readable (if
+    /// `read`), writable (if `write`), or `wake_fd` readable (if >= 0; the caller's
+    /// eventfd or pipe, which it drains itself). An aborted stream is readable. A TLS stream
+    /// is readable only when plaintext, the end or an error is there, not a partial record;
+    /// it also returns (all false) as soon as reading produced output to send. The reader's
+    /// side. Never throws for the connection's own errors: those surface in `read_some`.
+    virtual Readiness wait(bool read, bool write, int wake_fd, Deadline deadline) = 0;
+
     /// Half-closes: the peer's `read_some` returns 0 once it has read everything written
-    /// before. Reading goes on. For TLS, sends close_notify first.
+    /// before. Reading goes on. For TLS, sends close_notify first (a blocking write of a few
+    /// bytes: call it once the backlog is out).
     /// Throws: `NetworkError`, `TlsError`.
     virtual void shutdown_write() = 0;
 
-    /// Wakes a `read_some`, `wait_readable` or `write_all` blocked in another thread and makes
-    /// every later call end at once: reads return 0, writes throw `NetworkError`
+    /// Wakes a `read_some`, `wait`, `wait_readable` or `write_all` blocked in another thread
+    /// and makes every later call end at once: reads return 0, writes throw `NetworkError`
     /// (`std::errc::operation_canceled`). Idempotent; never throws. The file descriptor stays
     /// open until the destructor (closing it under a blocked thread would be a race: the
     /// number could be reused by another open).
@@ -50,23 +83,8 @@ public:
 
     /// Blocks until `read_some` would return without blocking (data, end of stream, error or
     /// abort): true; or until `deadline` passes: false. The reader's side, like `read_some`.
-    /// This bounds the opening handshakes (TLS, HTTP); once open, the runtime keeps its own
-    /// clock and calls `abort()`.
+    /// This bounds the opening handshakes (TLS, HTTP); once open, the runtime uses `wait`.
     virtual bool wait_readable(Deadline deadline) = 0;
-
-    /// Sends output the stream produced on its own while reading (for TLS: alerts, a
-    /// refusal to renegotiate): the writer's side, like `write_all`. A no-op for plain
-    /// sockets. Throws like `write_all`.
-    virtual void flush() {}
-
-    /// Registers `handler`, called on the *reader's* thread (with no stream lock held) when
-    /// reading produced bytes that must be sent: it should wake the writer, which then calls
-    /// `flush()`. The reader never writes itself, so it never blocks on a peer that is not
-    /// reading. Without a handler those bytes leave with the next `write_all` or `flush`.
-    /// Call before the reader starts. Plain sockets never call it.
-    virtual void set_pending_output_handler(std::function<void()> handler) {
-        static_cast<void>(handler);
-    }
 
     /// This end's address: "127.0.0.1:8080", "[::1]:8080", a Unix socket path, or "" for an
     /// unnamed Unix socket.

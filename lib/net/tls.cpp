@@ -467,42 +467,29 @@ bool TlsStream::fill_from_inner() {
 }
 
 TlsStream::Decrypted TlsStream::decrypt(char* buf, std::size_t n, std::size_t& got, bool peek) {
-    Decrypted status;
-    bool announce = false;
-    {
-        std::lock_guard<std::mutex> lock(tls_mutex_);
-        ERR_clear_error();
-        int max = n > INT_MAX ? INT_MAX : static_cast<int>(n);
-        int r = peek ? SSL_peek(ssl_, buf, max) : SSL_read(ssl_, buf, max);
-        if (r > 0) {
-            got = static_cast<std::size_t>(r);
-            status = Decrypted::data;
-        } else {
-            int error = SSL_get_error(ssl_, r);
-            if (error == SSL_ERROR_ZERO_RETURN) {
-                status = Decrypted::eof;
-            } else if (error == SSL_ERROR_WANT_READ) {
-                status = Decrypted::want_read;
-            } else {
-                status = Decrypted::error;
-                reader_error_ = "TLS error on the connection with " + describe_peer() + ": " +
-                                describe_failure(ssl_, error, verify_detail_, peer_name_);
-            }
-        }
-        if (!output_announced_ && BIO_ctrl_pending(SSL_get_wbio(ssl_)) > 0) {
-            output_announced_ = true;
-            announce = static_cast<bool>(pending_output_handler_);
-        }
+    // Output OpenSSL produces here (alerts, KeyUpdate answers) stays in the BIO: the reader
+    // never writes. has_backlog() shows it to the owner.
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    ERR_clear_error();
+    int max = n > INT_MAX ? INT_MAX : static_cast<int>(n);
+    int r = peek ? SSL_peek(ssl_, buf, max) : SSL_read(ssl_, buf, max);
+    if (r > 0) {
+        got = static_cast<std::size_t>(r);
+        return Decrypted::data;
     }
-    // Outside the lock: the handler takes the runtime's locks.
-    if (announce) pending_output_handler_();
-    return status;
+    int error = SSL_get_error(ssl_, r);
+    if (error == SSL_ERROR_ZERO_RETURN) return Decrypted::eof;
+    if (error == SSL_ERROR_WANT_READ) return Decrypted::want_read;
+    reader_error_ = "TLS error on the connection with " + describe_peer() + ": " +
+                    describe_failure(ssl_, error, verify_detail_, peer_name_);
+    return Decrypted::error;
 }
 
 std::size_t TlsStream::read_some(char* buf, std::size_t n) {
     if (n == 0) return 0;
     for (;;) {
         if (!reader_error_.empty()) throw TlsError(reader_error_);
+        if (inner_error_) std::rethrow_exception(inner_error_);
         if (aborted_.load(std::memory_order_acquire)) return 0;
         std::size_t got = 0;
         switch (decrypt(buf, n, got, false)) {
@@ -520,27 +507,64 @@ std::size_t TlsStream::read_some(char* buf, std::size_t n) {
     }
 }
 
+bool TlsStream::readable_now() {
+    if (!reader_error_.empty() || inner_error_ || inner_eof_ ||
+        aborted_.load(std::memory_order_acquire)) {
+        return true;
+    }
+    // SSL_peek processes the buffered records (tickets, alerts) without consuming data,
+    // so "readable" means plaintext, end or error is there, not just a partial record.
+    char byte;
+    std::size_t got = 0;
+    return decrypt(&byte, 1, got, true) != Decrypted::want_read;
+}
+
 bool TlsStream::wait_readable(Deadline deadline) {
     for (;;) {
-        if (!reader_error_.empty() || inner_eof_ || aborted_.load(std::memory_order_acquire)) {
-            return true;
-        }
-        // SSL_peek processes the buffered records (tickets, alerts) without consuming data,
-        // so "readable" means plaintext, end or error is there, not just a partial record.
-        char byte;
-        std::size_t got = 0;
-        if (decrypt(&byte, 1, got, true) != Decrypted::want_read) return true;
+        if (readable_now()) return true;
         if (!inner_->wait_readable(deadline)) return false;
         if (!fill_from_inner()) inner_eof_ = true;
     }
 }
 
-void TlsStream::set_pending_output_handler(std::function<void()> handler) {
-    // Under TLS in TLS (wss:// through an https:// proxy) the inner stream is TLS too, and our
-    // reads drive its reads on this same reader thread: what it produces (alerts, such as its
-    // refusal of a renegotiation) must wake the writer as well, whose flush() reaches it.
-    inner_->set_pending_output_handler(handler);
-    pending_output_handler_ = std::move(handler);
+Readiness TlsStream::wait(bool read, bool write, int wake_fd, Deadline deadline) {
+    // Reading may make this layer or the one below (TLS in TLS) produce output; the owner
+    // must see has_backlog() before we block again, or that output would wait for the next
+    // application write (a KeyUpdate answer) or for ever (the peer waits for our alert).
+    const bool had_backlog = has_backlog();
+    Readiness ready;
+    for (;;) {
+        if (aborted_.load(std::memory_order_acquire)) {
+            ready.readable = true;  // read_some returns 0 at once
+            ready.writable = write; // write_some_now throws ECANCELED at once
+            return ready;
+        }
+        if (read && readable_now()) {
+            ready.readable = true;
+            return ready;
+        }
+        // The inner stream also said writable or woken while we read what it had: say so now
+        // rather than wait again.
+        if (ready.writable || ready.woken) return ready;
+        if (!had_backlog && has_backlog()) return ready;
+        Readiness inner = inner_->wait(read, write, wake_fd, deadline);
+        ready.writable = inner.writable;
+        ready.woken = inner.woken;
+        // All false: the deadline passed, or the inner stream produced output to send.
+        if (!inner.readable) return ready;
+        if (!read) {
+            // Not asked, yet readable: the inner stream was aborted or the connection died.
+            // read_some reports it.
+            ready.readable = true;
+            return ready;
+        }
+        try {
+            if (!fill_from_inner()) inner_eof_ = true;
+        } catch (...) {
+            // wait() never throws for the connection's own errors: read_some will.
+            inner_error_ = std::current_exception();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,7 +578,11 @@ void TlsStream::take_output_locked(std::string& out) {
         out.append(data, static_cast<std::size_t>(length));
         (void)BIO_reset(wbio);
     }
-    output_announced_ = false;
+}
+
+void TlsStream::take_backlog_locked() {
+    take_output_locked(backlog_);
+    if (backlog_offset_ < backlog_.size()) backlog_pending_.store(true, std::memory_order_release);
 }
 
 void TlsStream::write_out(std::string& out) {
@@ -567,12 +595,53 @@ void TlsStream::write_out(std::string& out) {
     out.clear();
 }
 
+bool TlsStream::write_backlog_now() {
+    try {
+        while (backlog_offset_ < backlog_.size()) {
+            std::size_t n = inner_->write_some_now(backlog_.data() + backlog_offset_,
+                                                   backlog_.size() - backlog_offset_);
+            if (n == 0) return false;
+            backlog_offset_ += n;
+        }
+    } catch (...) {
+        // The connection is broken: nothing of it can be sent any more.
+        backlog_.clear();
+        backlog_offset_ = 0;
+        backlog_pending_.store(false, std::memory_order_release);
+        throw;
+    }
+    backlog_.clear();
+    backlog_offset_ = 0;
+    backlog_pending_.store(false, std::memory_order_release);
+    return true;
+}
+
+void TlsStream::write_backlog_blocking() {
+    if (backlog_offset_ < backlog_.size()) {
+        try {
+            inner_->write_all(backlog_.data() + backlog_offset_, backlog_.size() - backlog_offset_);
+        } catch (...) {
+            backlog_.clear();
+            backlog_offset_ = 0;
+            backlog_pending_.store(false, std::memory_order_release);
+            throw;
+        }
+    }
+    backlog_.clear();
+    backlog_offset_ = 0;
+    backlog_pending_.store(false, std::memory_order_release);
+}
+
+void TlsStream::throw_if_aborted() const {
+    if (aborted_.load(std::memory_order_acquire)) {
+        detail::throw_errno(ECANCELED, "write to " + inner_->remote_address() + " aborted");
+    }
+}
+
 void TlsStream::write_all(const char* data, std::size_t n) {
     std::lock_guard<std::mutex> write_lock(write_mutex_);
     do {
-        if (aborted_.load(std::memory_order_acquire)) {
-            detail::throw_errno(ECANCELED, "write to " + inner_->remote_address() + " aborted");
-        }
+        throw_if_aborted();
         std::size_t chunk = n < write_chunk ? n : write_chunk;
         std::string failure;
         {
@@ -585,10 +654,11 @@ void TlsStream::write_all(const char* data, std::size_t n) {
                         describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
                 }
             }
-            // Output the reader left behind comes first: the BIO is one ordered queue.
-            take_output_locked(write_buffer_);
+            // After the backlog, and the output the reader left behind before our records:
+            // the BIO is one ordered queue.
+            take_backlog_locked();
         }
-        if (!write_buffer_.empty()) write_out(write_buffer_);
+        write_backlog_blocking();
         if (!failure.empty()) {
             throw TlsError("TLS error writing to " + describe_peer() + ": " + failure);
         }
@@ -597,11 +667,45 @@ void TlsStream::write_all(const char* data, std::size_t n) {
     } while (n > 0);
 }
 
-void TlsStream::flush() {
-    write_all(nullptr, 0);
-    // The inner stream's own pending output (TLS in TLS): write_all sent it along only if we
-    // had records to write. Its write_mutex_ orders it with anything we write later.
-    inner_->flush();
+std::size_t TlsStream::write_some_now(const char* data, std::size_t n) {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    throw_if_aborted();
+    if (!write_backlog_now()) return 0;
+    std::size_t chunk = n < write_chunk ? n : write_chunk;
+    std::string failure;
+    {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        if (chunk > 0) {
+            ERR_clear_error();
+            int r = SSL_write(ssl_, data, static_cast<int>(chunk));
+            if (r <= 0) {
+                failure =
+                    describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
+            }
+        }
+        // With n = 0, only the output produced while reading.
+        take_backlog_locked();
+    }
+    // Records that do not fit stay in the backlog; the plaintext counts as taken.
+    const bool all_out = write_backlog_now();
+    if (!failure.empty()) {
+        throw TlsError("TLS error writing to " + describe_peer() + ": " + failure);
+    }
+    // TLS in TLS: the inner layer's own output produced while reading. Any write of ours
+    // pushed it first; with nothing of ours to write, push it here.
+    if (chunk == 0 && all_out) inner_->write_some_now(nullptr, 0);
+    return chunk;
+}
+
+bool TlsStream::has_backlog() const {
+    {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        // BIO first: a writer moves its output to backlog_ and sets backlog_pending_ under
+        // this lock, so one of the two shows it.
+        if (BIO_ctrl_pending(SSL_get_wbio(ssl_)) > 0) return true;
+        if (backlog_pending_.load(std::memory_order_acquire)) return true;
+    }
+    return inner_->has_backlog();
 }
 
 void TlsStream::shutdown_write() {
@@ -613,9 +717,9 @@ void TlsStream::shutdown_write() {
         // a fatal error OpenSSL refuses; the reader reports that error, so nothing to add.
         SSL_shutdown(ssl_);
         ERR_clear_error();
-        take_output_locked(write_buffer_);
+        take_backlog_locked();
     }
-    if (!write_buffer_.empty()) write_out(write_buffer_);
+    write_backlog_blocking();
     inner_->shutdown_write();
 }
 
@@ -629,9 +733,9 @@ void TlsStream::request_key_update() {
         if (SSL_key_update(ssl_, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_do_handshake(ssl_) != 1) {
             failure = describe_failure(ssl_, SSL_ERROR_SSL, verify_detail_, peer_name_);
         }
-        take_output_locked(write_buffer_);
+        take_backlog_locked();
     }
-    if (!write_buffer_.empty()) write_out(write_buffer_);
+    write_backlog_blocking();
     if (!failure.empty()) {
         throw TlsError("TLS key update with " + describe_peer() + " failed: " + failure);
     }

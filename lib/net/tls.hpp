@@ -6,7 +6,7 @@
 #include <syncws/tls.hpp>
 
 #include <atomic>
-#include <functional>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,15 +63,20 @@ private:
 /// - the writer, holding `write_mutex_`, encrypts under `tls_mutex_` (SSL_write), takes the
 ///   ciphertext out of the memory BIO, and writes it to the inner stream after releasing
 ///   `tls_mutex_`. `write_mutex_` keeps ciphertext records in the order they were produced
-///   even if `write_all`, `flush` and `shutdown_write` were called from different threads.
-/// - bytes OpenSSL produces while reading (alerts, the refusal of a renegotiation) stay in the
-///   memory BIO: the reader never writes, so it never blocks on a peer that does not read.
-///   They leave with the next write, or when the writer calls `flush()` after the
-///   pending-output handler woke it.
+///   even if `write_all`, `write_some_now` and `shutdown_write` are called from different
+///   threads. Ciphertext `write_some_now` could not write at once stays in the backlog (a
+///   buffer and an offset, under `write_mutex_`) and goes out before anything else.
+/// - the reader never blocks on writing: bytes OpenSSL produces while reading (alerts, such as
+///   the refusal of a renegotiation) stay in the memory BIO, itself one ordered queue with the
+///   writer's records. `has_backlog()` says so (from any thread), and `wait` returns (all
+///   false) as soon as reading produced some, so that the owner's event loop calls
+///   `write_some_now(nullptr, 0)` when the inner stream is writable. Otherwise they leave
+///   with the next write. (OpenSSL 3 answers a TLS 1.3 KeyUpdate only in the next SSL_write,
+///   before its application data, as RFC 8446 §4.6.3 requires: nothing to send meanwhile.)
 /// - over another stream that produces output while reading (TLS in TLS: `wss://` through an
-///   `https://` proxy), the pending-output handler is passed down to it (the inner stream
-///   runs on the same reader thread and calls it with none of our locks held), and `flush()`
-///   flushes it after our own output, so its bytes do not wait for the next application write.
+///   `https://` proxy), our reads drive its reads on the same reader thread: its pending
+///   output counts in our `has_backlog()`, and `write_some_now(nullptr, 0)` pushes it once our
+///   own is out (any write of ours pushes it first anyway).
 ///
 /// Lock order: `write_mutex_` → `tls_mutex_`. Both are leaves for the runtime.
 /// Renegotiation is refused (SSL_OP_NO_RENEGOTIATION).
@@ -102,13 +107,25 @@ public:
     /// Throws: `TlsError` for a TLS failure or alert (the same error again on later calls);
     /// `NetworkError` from the inner stream.
     std::size_t read_some(char* buf, std::size_t n) override;
+    /// Sends the backlog first, then encrypts and writes all `n` bytes, blocking.
     void write_all(const char* data, std::size_t n) override;
-    /// Sends close_notify, then half-closes the inner stream. Reading may go on.
+    /// Sends the backlog as far as the inner stream takes it; if it is all out, encrypts at
+    /// most 64 KiB of `data` and returns how many bytes it encrypted (their records may stay
+    /// in the backlog). With `n` = 0, also moves the output produced while reading to the
+    /// backlog and pushes the inner stream's own backlog.
+    std::size_t write_some_now(const char* data, std::size_t n) override;
+    /// Our unwritten records, output produced while reading, or the inner stream's backlog.
+    bool has_backlog() const override;
+    /// Readable only when `read_some` returns at once without blocking: plaintext, the end,
+    /// a TLS error or an error of the inner stream (kept for `read_some` to throw). Returns
+    /// all false as soon as `has_backlog()` became true during the wait (reading produced
+    /// output), unless it was true on entry.
+    Readiness wait(bool read, bool write, int wake_fd, Deadline deadline) override;
+    /// Sends the backlog and close_notify (blocking), then half-closes the inner stream.
+    /// Reading may go on.
     void shutdown_write() override;
     void abort() noexcept override;
     bool wait_readable(Deadline deadline) override;
-    void flush() override;
-    void set_pending_output_handler(std::function<void()> handler) override;
     std::string local_address() const override { return inner_->local_address(); }
     std::string remote_address() const override { return inner_->remote_address(); }
 
@@ -119,7 +136,8 @@ public:
 
     /// TLS 1.3: updates our sending keys and asks the peer to update its own (RFC 8446
     /// §4.6.3), for connections that carry a lot of data for a long time. The writer's side:
-    /// sends the KeyUpdate at once. Throws `TlsError` on TLS 1.2, or like `write_all`.
+    /// sends the backlog and the KeyUpdate at once (blocking). Throws `TlsError` on TLS 1.2,
+    /// or like `write_all`.
     void request_key_update();
 
     /// The OpenSSL connection, for diagnostics and tests. Not synchronized: touch it only
@@ -134,8 +152,13 @@ private:
     void handshake(Deadline deadline);
     Decrypted decrypt(char* buf, std::size_t n, std::size_t& got, bool peek);
     bool fill_from_inner();
+    bool readable_now();
     void take_output_locked(std::string& out);
+    void take_backlog_locked();
     void write_out(std::string& out);
+    bool write_backlog_now();
+    void write_backlog_blocking();
+    void throw_if_aborted() const;
     std::string describe_peer() const;
 
     std::unique_ptr<Stream> inner_;
@@ -147,16 +170,21 @@ private:
 
     mutable std::mutex tls_mutex_; // guards ssl_ and its two BIOs
     ssl_st* ssl_ = nullptr;
-    bool output_announced_ = false; // guarded by tls_mutex_
 
-    std::mutex write_mutex_;   // the writer's side; taken before tls_mutex_
-    std::string write_buffer_; // guarded by write_mutex_
+    std::mutex write_mutex_; // the writer's side; taken before tls_mutex_
+    // Ciphertext taken out of the BIO and not yet written: backlog_[backlog_offset_..].
+    // Guarded by write_mutex_; emptied (capacity kept) once all written.
+    std::string backlog_;
+    std::size_t backlog_offset_ = 0;
+    // backlog_ is not empty, for has_backlog() from any thread; set under tls_mutex_ as the
+    // BIO output moves into backlog_, so that has_backlog() sees one or the other.
+    std::atomic<bool> backlog_pending_{false};
 
     // The reader's own state: only the reading thread touches these.
     std::string read_buffer_;
     std::string reader_error_;
+    std::exception_ptr inner_error_; // what the inner stream threw in wait(), for read_some
     bool inner_eof_ = false;
-    std::function<void()> pending_output_handler_;
 
     std::atomic<bool> aborted_{false};
 };

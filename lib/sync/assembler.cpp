@@ -24,22 +24,30 @@ void Assembler::put(std::vector<Frame>& frames) {
     frames_cv_.notify_one();
 }
 
-void Assembler::wait_for_room() {
-    std::unique_lock lock(mutex_);
-    room_cv_.wait(lock, [&] { return !paused_ || !flow_control_ || closed_; });
+bool Assembler::may_read() {
+    std::lock_guard lock(mutex_);
+    if (!paused_ || !flow_control_ || closed_) return true;
+    reader_waiting_ = true;
+    return false;
+}
+
+void Assembler::announce_room_locked() {
+    if (!reader_waiting_) return;
+    reader_waiting_ = false;
+    on_room_();
 }
 
 void Assembler::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
     frames_cv_.notify_all();
-    room_cv_.notify_all();
+    announce_room_locked();
 }
 
 void Assembler::disable_flow_control() {
     std::lock_guard lock(mutex_);
     flow_control_ = false;
-    room_cv_.notify_all();
+    announce_room_locked();
 }
 
 Frame Assembler::pop_locked() {
@@ -47,7 +55,7 @@ Frame Assembler::pop_locked() {
     frames_.pop_front();
     if (paused_ && frames_.size() <= low_) {
         paused_ = false;
-        room_cv_.notify_all();
+        announce_room_locked();
     }
     return frame;
 }

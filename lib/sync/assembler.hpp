@@ -21,24 +21,28 @@ namespace syncws::detail {
 /// A bounded queue of data frames with message assembly.
 ///
 /// Flow control (websockets' design): when more than `high` frames wait, the reader stops
-/// reading the socket (`wait_for_room` blocks) until consumers bring the queue down to
-/// `low`; TCP then pushes back on the peer and memory stays bounded. Consumers take frames
-/// one at a time, so a message longer than `high` frames still gets through.
+/// reading the socket (`may_read` says no) until consumers bring the queue down to `low`;
+/// TCP then pushes back on the peer and memory stays bounded. Consumers take frames one at
+/// a time, so a message longer than `high` frames still gets through.
 ///
-/// Thread safety: `put`, `wait_for_room` and `close` from the reader; `get` and
-/// `get_streaming` from consumers (one at a time: a second one waits); the rest from any
-/// thread. Its mutex is a leaf: nothing else is locked while holding it.
+/// Thread safety: `put`, `may_read` and `close` from the reader; `get` and `get_streaming`
+/// from consumers (one at a time: a second one waits); the rest from any thread. Its mutex
+/// is a leaf: nothing else is locked while holding it, and `on_room` must take no lock.
 class Assembler {
 public:
-    Assembler(std::size_t high, std::size_t low) : high_(high), low_(low) {}
+    /// `on_room` is called (under the assembler's lock) when the reader, told to stop by
+    /// `may_read`, may read again: it wakes the reader out of its poll().
+    Assembler(std::size_t high, std::size_t low, std::function<void()> on_room)
+        : high_(high), low_(low), on_room_(std::move(on_room)) {}
 
     /// Queues a data frame. Never blocks.
     void put(Frame frame);
     /// Queues data frames in order, and leaves `frames` empty. Never blocks.
     void put(std::vector<Frame>& frames);
-    /// Blocks while the queue is above its high mark (until it reaches the low mark),
-    /// unless flow control is off or the assembler is closed.
-    void wait_for_room();
+    /// False while the queue is above its high mark (until it falls to the low mark), unless
+    /// flow control is off or the assembler is closed; after a false, `on_room` announces
+    /// the change.
+    bool may_read();
     /// No more frames will come: consumers get what is queued, then `closed`.
     void close();
     /// Stops pausing the reader (used once closing: the peer's close frame must be read
@@ -59,6 +63,7 @@ public:
 private:
     // Pops the front frame; resumes the reader when the queue falls to the low mark.
     Frame pop_locked();
+    void announce_room_locked();
     // Calls `on_fragment` (no lock held); if it throws mid-message, the rest of the message
     // is dropped.
     void deliver_fragment(const std::function<void(std::string_view, bool)>& on_fragment,
@@ -69,9 +74,10 @@ private:
     TimedMutex consumer_mutex_; // one consumer at a time
     std::mutex mutex_;
     std::condition_variable frames_cv_;
-    std::condition_variable room_cv_;
     std::deque<Frame> frames_;
+    const std::function<void()> on_room_;
     bool paused_ = false;
+    bool reader_waiting_ = false; // may_read() said no and on_room_ has not been called since
     bool flow_control_ = true;
     bool closed_ = false;
     // A message partly taken by a `get` that timed out.

@@ -34,30 +34,18 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
       response_(std::move(response)), subprotocol_(engine->subprotocol()),
       extensions_(negotiated_extensions(*engine)), local_address_(stream->local_address()),
       remote_address_(stream->remote_address()), stream_(std::move(stream)),
-      assembler_(options_.max_queue, options_.max_queue / 4), engine_(std::move(engine)),
-      early_(std::move(early)) {}
+      assembler_(options_.max_queue, options_.max_queue / 4, [this] { doorbell_.ring(); }),
+      engine_(std::move(engine)), early_(std::move(early)) {}
 
 ConnectionCore::~ConnectionCore() {
     shutdown();
 }
 
 void ConnectionCore::start() {
-    stream_->set_pending_output_handler([this] {
-        std::lock_guard lock(engine_mutex_);
-        stream_output_pending_ = true;
-        writer_cv_.notify_one();
-    });
     if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
-    reader_.start(options_.thread_stack_size, [this] { reader_loop(); });
-    // Only now: if the reader could not start, shutdown() must not wait for it.
+    io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
+    // Only now: if the thread could not start, shutdown() must not wait for it.
     started_ = true;
-    try {
-        writer_.start(options_.thread_stack_size, [this] { writer_loop(); });
-    } catch (...) {
-        stream_->abort();
-        reader_.join();
-        throw;
-    }
 }
 
 void ConnectionCore::log(LogLevel level, const std::string& message) const {
@@ -69,9 +57,9 @@ void ConnectionCore::log(LogLevel level, const std::string& message) const {
     }
 }
 
-// ----- the reader -----------------------------------------------------------------------
+// ----- the I/O thread -------------------------------------------------------------------
 
-void ConnectionCore::reader_loop() {
+void ConnectionCore::io_loop() {
     // Not a std::vector: value-initialising 64 KiB would make every page of it resident
     // for every idle connection. Pages the kernel never writes into stay unbacked.
     const std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
@@ -81,35 +69,81 @@ void ConnectionCore::reader_loop() {
         events.swap(early_);
     }
     deliver(events);
+    std::unique_lock lock(engine_mutex_);
     for (;;) {
-        assembler_.wait_for_room();
-        std::size_t n = 0;
-        std::exception_ptr error;
-        try {
-            n = stream_->read_some(buffer.get(), read_buffer_size);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        {
-            std::lock_guard lock(engine_mutex_);
-            if (error && !cause_ && !aborted_) cause_ = error;
-            if (n > 0) {
-                engine_->receive_data(BytesView(buffer.get(), n));
-            } else {
-                engine_->receive_eof();
-                reader_done_ = true;
+        if (!writing_ && !write_blocked_ && !aborted_ && output_waiting_locked())
+            write_now_locked(lock);
+        if (engine_->eof_to_send() && !eof_sent_ && !writing_ &&
+            (aborted_ || !output_waiting_locked())) {
+            eof_sent_ = true;
+            if (!aborted_) {
+                lock.unlock();
+                try {
+                    stream_->shutdown_write();
+                } catch (...) {
+                    // The peer is gone already; reading will see EOF or the error.
+                }
+                lock.lock();
             }
-            while (auto event = engine_->next_event())
-                events.push_back(std::move(*event));
-            after_engine_call_locked();
-            if (reader_done_) state_cv_.notify_all();
+            continue;
         }
-        deliver(events);
-        if (n == 0) break;
+        // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
+        if (eof_received_ && (aborted_ || (!writing_ && !output_waiting_locked()))) break;
+        if (keep_time_locked(lock)) continue;
+
+        // Flow control: with the receive queue full, stop reading (TCP pushes back on the
+        // peer) and let the assembler ring when there is room again.
+        const bool want_read = !eof_received_ && assembler_.may_read();
+        const bool want_write = write_blocked_ && !aborted_;
+        const auto wake = next_deadline_locked();
+        io_waiting_ = true;
+        lock.unlock();
+        const net::Readiness ready = stream_->wait(want_read, want_write, doorbell_.fd(),
+                                                   wake ? *wake : net::Deadline::max());
+        if (ready.woken) doorbell_.drain();
+        lock.lock();
+        io_waiting_ = false;
+        if (ready.writable) write_blocked_ = false;
+        // Readable also when not asked: a dead connection (POLLHUP, POLLERR) or an abort.
+        if (ready.readable && !eof_received_ && !read_once(lock, buffer.get(), events)) {
+            eof_received_ = true;
+            // Our own last bytes get at most the close timeout to leave.
+            if (!close_deadline_) close_deadline_ = deadline_after(options_.close_timeout);
+        }
     }
+    done_ = true;
+    state_cv_.notify_all();
+    lock.unlock();
     assembler_.close();
     fail_pings();
     log(LogLevel::debug, "connection with " + remote_address_ + " closed");
+}
+
+bool ConnectionCore::read_once(std::unique_lock<std::mutex>& lock, char* buffer,
+                               std::vector<Event>& events) {
+    lock.unlock();
+    std::size_t n = 0;
+    std::exception_ptr error;
+    try {
+        n = stream_->read_some(buffer, read_buffer_size);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    lock.lock();
+    if (error && !cause_ && !aborted_) cause_ = error;
+    if (n > 0)
+        engine_->receive_data(BytesView(buffer, n));
+    else
+        engine_->receive_eof();
+    while (auto event = engine_->next_event())
+        events.push_back(std::move(*event));
+    after_engine_call_locked();
+    if (!events.empty()) {
+        lock.unlock();
+        deliver(events);
+        lock.lock();
+    }
+    return n > 0;
 }
 
 void ConnectionCore::deliver(std::vector<Event>& events) {
@@ -143,124 +177,123 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
     events.clear();
 }
 
+bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
+    if (!close_deadline_ && !next_ping_ && !pong_deadline_) return false;
+    const auto now = Clock::now();
+    if (close_deadline_ && now >= *close_deadline_) {
+        // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
+        close_deadline_.reset();
+        aborted_ = true;
+        stream_->abort();
+        // The logger is user code: never called under the engine lock.
+        lock.unlock();
+        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
+        lock.lock();
+        return true;
+    }
+    if (engine_->state() != State::open) return false;
+    if (pong_deadline_ && now >= *pong_deadline_) {
+        pong_deadline_.reset();
+        const std::string why =
+            "keepalive ping timeout: no pong within " + ms_text(options_.ping_timeout);
+        if (!cause_) cause_ = std::make_exception_ptr(Timeout(why));
+        engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
+                      "keepalive ping timeout");
+        after_engine_call_locked();
+        lock.unlock(); // as above: not under the engine lock
+        log(LogLevel::warning, why + " from " + remote_address_);
+        lock.lock();
+        return true;
+    }
+    if (next_ping_ && now >= *next_ping_ && !pong_deadline_) {
+        PendingPing ping;
+        ping.payload = ping_payload();
+        ping.sent = now;
+        ping.keepalive = true;
+        engine_->send_ping(BytesView(ping.payload));
+        pings_.push_back(std::move(ping));
+        next_ping_ = deadline_after(options_.ping_interval, now);
+        if (options_.ping_timeout.count() > 0)
+            pong_deadline_ = deadline_after(options_.ping_timeout, now);
+        return true;
+    }
+    return false;
+}
+
+std::optional<Clock::time_point> ConnectionCore::next_deadline_locked() const {
+    std::optional<Clock::time_point> wake = close_deadline_;
+    if (engine_->state() == State::open) {
+        for (const auto& t : {next_ping_, pong_deadline_})
+            if (t && (!wake || *t < *wake)) wake = t;
+    }
+    return wake;
+}
+
+void ConnectionCore::wake_io_locked() {
+    if (!io_waiting_) return;
+    // Once is enough: it looks at everything when it wakes.
+    io_waiting_ = false;
+    doorbell_.ring();
+}
+
 void ConnectionCore::after_engine_call_locked() {
-    if (engine_->has_output() || engine_->eof_to_send()) writer_cv_.notify_one();
     if (engine_->close_expected() && !close_deadline_) {
         close_deadline_ = deadline_after(options_.close_timeout);
-        writer_cv_.notify_one();
+        wake_io_locked();
     }
+    if (engine_->eof_to_send()) wake_io_locked();
     if (engine_->state() != State::open) state_cv_.notify_all();
 }
 
-// ----- the writer -----------------------------------------------------------------------
+// ----- writing --------------------------------------------------------------------------
 
-void ConnectionCore::write_output_locked(std::unique_lock<std::mutex>& lock, Bytes& batch) {
-    engine_->take_output(batch);
-    in_flight_ = batch.size();
-    lock.unlock();
-    std::exception_ptr error;
-    try {
-        stream_->write_all(batch.data(), batch.size());
-    } catch (...) {
-        error = std::current_exception();
-    }
-    batch.clear();
-    if (batch.capacity() > 4 * read_buffer_size) Bytes().swap(batch);
-    lock.lock();
-    in_flight_ = 0;
-    state_cv_.notify_all();
-    if (error) {
-        if (!cause_ && !aborted_) cause_ = error;
-        aborted_ = true;
-        stream_->abort(); // the reader wakes with EOF and ends the connection
-    }
+void ConnectionCore::fail_io_locked(std::exception_ptr error) {
+    if (!cause_ && !aborted_) cause_ = std::move(error);
+    aborted_ = true;
+    stream_->abort(); // wakes the I/O thread, which ends the connection
 }
 
-void ConnectionCore::writer_loop() {
-    Bytes batch;
-    std::unique_lock lock(engine_mutex_);
+void ConnectionCore::write_now_locked(std::unique_lock<std::mutex>& lock) {
+    // One thread writes at a time; what others queue meanwhile, it writes too (so messages
+    // sent at once from several threads share a write). A blocked socket is the I/O thread's
+    // to watch: trying again before it is writable would only cost a system call.
+    if (writing_ || write_blocked_ || aborted_) return;
+    writing_ = true;
     for (;;) {
-        if (engine_->has_output() && !aborted_) {
-            write_output_locked(lock, batch);
-            continue;
+        if (outbox_sent_ == outbox_.size()) {
+            outbox_sent_ = 0;
+            engine_->take_output(outbox_); // swaps buffers: no copy
         }
-        if (stream_output_pending_ && !aborted_) {
-            stream_output_pending_ = false;
-            lock.unlock();
-            try {
-                stream_->flush();
-            } catch (...) {
-                // The reader sees the same failure on its side.
-            }
-            lock.lock();
-            continue;
+        const std::size_t offered = outbox_.size() - outbox_sent_;
+        if (offered == 0 && !stream_->has_backlog()) break;
+        lock.unlock();
+        std::size_t taken = 0;
+        std::exception_ptr error;
+        try {
+            taken = stream_->write_some_now(outbox_.data() + outbox_sent_, offered);
+        } catch (...) {
+            error = std::current_exception();
         }
-        if (engine_->eof_to_send() && !eof_sent_) {
-            eof_sent_ = true;
-            if (!aborted_) {
-                lock.unlock();
-                try {
-                    stream_->shutdown_write();
-                } catch (...) {
-                    // The peer is gone already; the reader will see EOF or an error.
-                }
-                lock.lock();
-            }
-            continue;
+        lock.lock();
+        if (error) {
+            fail_io_locked(error);
+            break;
         }
-        if (reader_done_) break;
-
-        const auto now = Clock::now();
-        if (close_deadline_ && now >= *close_deadline_) {
-            // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
-            close_deadline_.reset();
-            aborted_ = true;
-            stream_->abort();
-            // The logger is user code: never called under the engine lock.
-            lock.unlock();
-            log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
-            lock.lock();
-            continue;
+        outbox_sent_ += taken;
+        if (taken < offered || stream_->has_backlog()) {
+            write_blocked_ = true;
+            wake_io_locked();
+            break;
         }
-        if (engine_->state() == State::open) {
-            if (pong_deadline_ && now >= *pong_deadline_) {
-                pong_deadline_.reset();
-                const std::string why =
-                    "keepalive ping timeout: no pong within " + ms_text(options_.ping_timeout);
-                if (!cause_) cause_ = std::make_exception_ptr(Timeout(why));
-                engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
-                              "keepalive ping timeout");
-                after_engine_call_locked();
-                lock.unlock(); // as above: not under the engine lock
-                log(LogLevel::warning, why + " from " + remote_address_);
-                lock.lock();
-                continue;
-            }
-            if (next_ping_ && now >= *next_ping_ && !pong_deadline_) {
-                PendingPing ping;
-                ping.payload = ping_payload();
-                ping.sent = now;
-                ping.keepalive = true;
-                engine_->send_ping(BytesView(ping.payload));
-                pings_.push_back(std::move(ping));
-                next_ping_ = deadline_after(options_.ping_interval, now);
-                if (options_.ping_timeout.count() > 0)
-                    pong_deadline_ = deadline_after(options_.ping_timeout, now);
-                continue;
-            }
-        }
-        std::optional<Clock::time_point> wake = close_deadline_;
-        if (engine_->state() == State::open) {
-            for (const auto& t : {next_ping_, pong_deadline_})
-                if (t && (!wake || *t < *wake)) wake = t;
-        }
-        if (wake)
-            writer_cv_.wait_until(lock, *wake);
-        else
-            writer_cv_.wait(lock);
     }
-    writer_done_ = true;
-    state_cv_.notify_all();
+    writing_ = false;
+    if (outbox_sent_ == outbox_.size() && outbox_.capacity() > 4 * read_buffer_size) {
+        Bytes().swap(outbox_);
+        outbox_sent_ = 0;
+    }
+    state_cv_.notify_all(); // room for senders waiting on the high mark
+    // The I/O thread may be waiting for this write to end: to half-close, or to finish.
+    if (engine_->eof_to_send() || eof_received_) wake_io_locked();
 }
 
 std::string ConnectionCore::ping_payload() {
@@ -312,12 +345,11 @@ void ConnectionCore::fail_pings() {
 // ----- sending --------------------------------------------------------------------------
 
 void ConnectionCore::wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message) {
-    auto pending = [&] { return engine_->output_size() + in_flight_; };
-    if (pending() <= options_.write_high) return;
-    // Above the high mark: wait until the writer brings it down to the low mark.
+    if (unwritten_locked() <= options_.write_high) return;
+    // Above the high mark: wait until the I/O thread brings it down to the low mark.
     state_cv_.wait(lock, [&] {
-        return pending() <= options_.write_low || engine_->state() != State::open || reader_done_ ||
-               aborted_ || (new_message && closing_);
+        return unwritten_locked() <= options_.write_low || engine_->state() != State::open ||
+               done_ || aborted_ || (new_message && closing_);
     });
 }
 
@@ -335,7 +367,9 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
         engine_->send_text(data.as_string_view(), true, compress);
     else
         engine_->send_binary(data, true, compress);
-    writer_cv_.notify_one();
+    // The message is queued whole: the next sender may queue its own while this one writes.
+    send_lock.unlock();
+    write_now_locked(lock);
 }
 
 void ConnectionCore::send_fragments(bool binary,
@@ -352,10 +386,11 @@ void ConnectionCore::send_fragments(bool binary,
             if (!first) {
                 // Part of the message is out and the rest will never come: no other message
                 // can follow it, so the connection fails (as websockets does).
-                std::lock_guard lock(engine_mutex_);
+                std::unique_lock lock(engine_mutex_);
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "error in fragmented message");
                 after_engine_call_locked();
+                write_now_locked(lock);
             }
             throw;
         }
@@ -373,7 +408,7 @@ void ConnectionCore::send_fragments(bool binary,
             engine_->send_text(payload.as_string_view(), fin);
         else
             engine_->send_continuation(payload, fin);
-        writer_cv_.notify_one();
+        write_now_locked(lock);
         if (fin) return;
         first = false;
         current = std::move(following);
@@ -392,7 +427,7 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     auto future = ping.done.get_future();
     engine_->send_ping(BytesView(ping.payload));
     pings_.push_back(std::move(ping));
-    writer_cv_.notify_one();
+    write_now_locked(lock);
     return future;
 }
 
@@ -400,7 +435,7 @@ void ConnectionCore::pong(BytesView data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
     engine_->send_pong(data);
-    writer_cv_.notify_one();
+    write_now_locked(lock);
 }
 
 // ----- receiving ------------------------------------------------------------------------
@@ -439,7 +474,7 @@ bool ConnectionCore::recv_streaming(
 
 bool ConnectionCore::wait_closed_locked(std::unique_lock<std::mutex>& lock,
                                         Clock::time_point deadline) {
-    return state_cv_.wait_until(lock, deadline, [&] { return reader_done_; });
+    return state_cv_.wait_until(lock, deadline, [&] { return done_; });
 }
 
 void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
@@ -464,6 +499,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         if (have_send_lock && engine_->state() == State::open && !aborted_) {
             engine_->send_close(code, reason);
             after_engine_call_locked();
+            write_now_locked(lock);
         }
     }
     if (have_send_lock) send_lock.unlock();
@@ -475,29 +511,31 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         lock.unlock(); // the logger is user code: not under the engine lock
         log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
         lock.lock();
-        state_cv_.wait(lock, [&] { return reader_done_; });
+        state_cv_.wait(lock, [&] { return done_; });
     }
 }
 
 void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
-    std::lock_guard lock(engine_mutex_);
+    std::unique_lock lock(engine_mutex_);
     if (!started_ || engine_->state() != State::open || aborted_) return;
     closing_ = true;
     engine_->send_close(code, reason);
     after_engine_call_locked();
+    write_now_locked(lock);
 }
 
 bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
     std::unique_lock send_lock(send_mutex_, std::try_to_lock);
     if (!send_lock) return false;
-    std::lock_guard lock(engine_mutex_);
+    std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_ || closing_) return false;
-    if (engine_->output_size() + in_flight_ > options_.write_high) return false;
+    if (unwritten_locked() > options_.write_high) return false;
     if (opcode == Opcode::text)
         engine_->send_text(data.as_string_view());
     else
         engine_->send_binary(data);
-    writer_cv_.notify_one();
+    send_lock.unlock();
+    write_now_locked(lock);
     return true;
 }
 
@@ -511,17 +549,11 @@ void ConnectionCore::shutdown() noexcept {
     {
         std::lock_guard lock(engine_mutex_);
         aborted_ = true;
-        writer_cv_.notify_all();
+        state_cv_.notify_all();
     }
-    stream_->abort();
+    stream_->abort(); // wakes the I/O thread's poll()
     assembler_.close();
-    reader_.join();
-    {
-        std::lock_guard lock(engine_mutex_);
-        reader_done_ = true;
-        writer_cv_.notify_all();
-    }
-    writer_.join();
+    io_thread_.join();
 }
 
 // ----- state ----------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-// The state shared by a Connection handle, its reader thread and its writer thread.
+// The state shared by a Connection handle, its I/O thread and the threads that use it.
 #pragma once
 
 #include "assembler.hpp"
 #include "deadline.hpp"
+#include "doorbell.hpp"
 #include "stream.hpp"
 #include "thread.hpp"
 
@@ -22,7 +23,11 @@
 
 namespace syncws::detail {
 
-/// Runs an open engine over a stream (DESIGN.md, "Threading contract of Connection").
+/// Runs an open engine over a stream (README, "Threading contract").
+///
+/// One I/O thread per connection reads, keeps the clock and writes what senders could not
+/// write at once; senders write their messages themselves without blocking, so a message
+/// normally leaves without a hand-off to another thread.
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
@@ -39,7 +44,7 @@ public:
     ConnectionCore& operator=(const ConnectionCore&) = delete;
     ~ConnectionCore();
 
-    /// Starts the reader and writer threads.
+    /// Starts the I/O thread.
     void start();
 
     void send_data(Opcode opcode, BytesView data, bool compress);
@@ -58,7 +63,7 @@ public:
     /// Sends a whole message only if that needs no waiting: no other message in progress
     /// and the write buffer below its high mark. For broadcasting.
     bool try_send(Opcode opcode, BytesView data);
-    /// Closes if needed, swallowing errors, and joins both threads.
+    /// Closes if needed, swallowing errors, and joins the I/O thread.
     void shutdown() noexcept;
 
     State state() const;
@@ -86,10 +91,25 @@ private:
         bool keepalive = false;
     };
 
-    void reader_loop();
-    void writer_loop();
-    // Writes all the engine's output, with `lock` released meanwhile.
-    void write_output_locked(std::unique_lock<std::mutex>& lock, Bytes& batch);
+    void io_loop();
+    // The I/O thread's turn at the clock: keepalive pings, the pong and close deadlines.
+    // Returns true if it did something (the loop goes round again).
+    bool keep_time_locked(std::unique_lock<std::mutex>& lock);
+    // When the I/O thread must wake next, if ever.
+    std::optional<Clock::time_point> next_deadline_locked() const;
+    // Reads once (the stream said readable), feeds the engine and delivers the events.
+    // Returns false at the end of the stream.
+    bool read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events);
+    // Writes the engine's output now, on whichever thread calls it, never blocking; what the
+    // socket does not take the I/O thread writes once it is writable.
+    void write_now_locked(std::unique_lock<std::mutex>& lock);
+    // Bytes queued and not yet handed to the stream.
+    std::size_t unwritten_locked() const {
+        return engine_->output_size() + (outbox_.size() - outbox_sent_);
+    }
+    bool output_waiting_locked() const { return unwritten_locked() > 0 || stream_->has_backlog(); }
+    // Tells the I/O thread, if it sits in poll(), that it must look again.
+    void wake_io_locked();
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();
@@ -102,6 +122,7 @@ private:
     void wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message);
     [[noreturn]] void throw_closed(std::unique_lock<std::mutex>& lock);
     std::exception_ptr closed_error_locked();
+    void fail_io_locked(std::exception_ptr error);
     void log(LogLevel level, const std::string& message) const;
     std::string ping_payload();
 
@@ -114,34 +135,38 @@ private:
     std::string local_address_;
     std::string remote_address_;
     std::unique_ptr<net::Stream> stream_;
+    Doorbell doorbell_;
     Assembler assembler_;
-    std::vector<Frame> data_frames_; // the reader's: frames on their way to the assembler
+    std::vector<Frame> data_frames_; // the I/O thread's: frames on their way to the assembler
 
     TimedMutex send_mutex_;
     mutable std::mutex engine_mutex_;
-    std::condition_variable writer_cv_; // output, EOF, deadlines, stream output, the end
-    std::condition_variable state_cv_;  // write room, the end of the connection
+    std::condition_variable state_cv_; // write room, the end of the connection
     // ----- guarded by engine_mutex_ -----
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
-    std::size_t in_flight_ = 0; // bytes the writer is writing
+    // Output taken from the engine; [outbox_sent_, size) is still to be written. Only the
+    // thread that set `writing_` touches it, and it does so unlocked while it writes.
+    Bytes outbox_;
+    std::size_t outbox_sent_ = 0;
+    bool writing_ = false;       // a thread is writing the outbox
+    bool write_blocked_ = false; // the socket took less than offered: wait for writable
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;
     std::optional<Clock::time_point> pong_deadline_;
     std::deque<PendingPing> pings_;
-    std::exception_ptr cause_;           // the first I/O or keepalive error
-    bool stream_output_pending_ = false; // TLS produced bytes while reading
+    std::exception_ptr cause_; // the first I/O or keepalive error
+    bool io_waiting_ = false;  // the I/O thread is in poll(), deaf to anything but the doorbell
+    bool eof_received_ = false;
     bool eof_sent_ = false;
-    bool reader_done_ = false;
-    bool writer_done_ = false;
+    bool done_ = false; // the I/O thread is finished: the connection is over
     bool aborted_ = false;
     bool closing_ = false; // close() began: no new message may start
     // ------------------------------------
     std::atomic<std::int64_t> latency_ns_{0};
     std::atomic<bool> started_{false};
     std::atomic<bool> shut_down_{false};
-    Thread reader_;
-    Thread writer_;
+    Thread io_thread_;
 };
 
 } // namespace syncws::detail

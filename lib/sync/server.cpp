@@ -87,7 +87,7 @@ Server::Server(Handler handler, ServerOptions options)
 #endif
     s.listener = o.unix_socket.empty() ? net::Listener::tcp(o.host, o.port, o.backlog)
                                        : net::Listener::unix_socket(o.unix_socket, o.backlog);
-    // A handler is user code: give it an ordinary stack, unlike the reader and writer.
+    // A handler is user code: give it an ordinary stack, unlike the I/O thread.
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
                                                   o.idle_thread_timeout, 8 * 1024 * 1024);
     s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);

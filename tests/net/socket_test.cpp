@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -259,6 +260,168 @@ TEST(TcpStream, ResetByPeerIsNetworkError) {
         FAIL() << "writes to a reset connection succeeded";
     } catch (const NetworkError& e) {
         EXPECT_TRUE(contains(e.what(), "127.0.0.1:"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event loop's calls: write_some_now and wait
+
+// An eventfd for wait()'s wake_fd, closed at the end of the test.
+struct WakeFd {
+    net::FileDescriptor fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    void ring() const {
+        std::uint64_t one = 1;
+        ASSERT_EQ(::write(fd.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    }
+};
+
+bool all_false(const net::Readiness& r) {
+    return !r.readable && !r.writable && !r.woken;
+}
+
+// Writes `source` from `sent` on with write_some_now until the stream takes nothing, stays
+// unwritable for a while, and still takes nothing: acknowledgements of bytes in flight free
+// some room after the first 0, and poll() reports writable only once a good part is free.
+void fill_until_full(net::Stream& stream, const std::string& source, std::size_t& sent) {
+    bool quiet = false;
+    for (;;) {
+        ASSERT_LT(sent, source.size()) << "the peer's buffers took everything";
+        std::size_t want = std::min<std::size_t>(16384, source.size() - sent);
+        std::size_t n = stream.write_some_now(source.data() + sent, want);
+        ASSERT_LE(n, want);
+        sent += n;
+        if (n > 0) {
+            quiet = false;
+            continue;
+        }
+        if (quiet) return;
+        net::Readiness r = stream.wait(false, true, -1, in(100ms));
+        EXPECT_FALSE(r.readable || r.woken);
+        quiet = !r.writable;
+    }
+}
+
+TEST(TcpStream, WriteSomeNowStopsWhenFullAndEverythingArrivesInOrder) {
+    auto pair = tcp_pair();
+    // The peer's receive window grows only as it reads, and our send buffer is at most
+    // net.ipv4.tcp_wmem's maximum (4 MiB by default): both fill before 16 MiB run out.
+    const std::string source = pattern(16 << 20, 11);
+    std::size_t sent = 0;
+    fill_until_full(*pair.client, source, sent);
+    if (HasFatalFailure()) return;
+    EXPECT_GT(sent, 0u);
+    // Full: nothing taken, nothing blocks.
+    const std::size_t extra =
+        pair.client->write_some_now(source.data() + sent, source.size() - sent);
+    sent += extra;
+    EXPECT_EQ(extra, 0u);
+    EXPECT_EQ(pair.client->write_some_now(nullptr, 0), 0u);
+    EXPECT_FALSE(pair.client->has_backlog());
+
+    auto reader = run_async([&] { return read_exactly(*pair.server, source.size()); });
+    while (sent < source.size()) {
+        net::Readiness r = pair.client->wait(false, true, -1, in(generous));
+        ASSERT_TRUE(r.writable) << "not writable again while the peer reads";
+        EXPECT_FALSE(r.readable || r.woken);
+        sent += pair.client->write_some_now(source.data() + sent,
+                                            std::min<std::size_t>(65536, source.size() - sent));
+    }
+    ASSERT_TRUE(finishes(reader));
+    const std::string received = reader.get();
+    EXPECT_EQ(received.size(), source.size());
+    EXPECT_TRUE(received == source) << "bytes lost, duplicated or reordered";
+}
+
+TEST(TcpStream, WaitReadableWhenDataArrives) {
+    auto pair = tcp_pair();
+    net::Readiness r = pair.server->wait(true, false, -1, in(20ms));
+    EXPECT_TRUE(all_false(r)) << "readable with nothing sent";
+    // Reading and writing asked at once: an idle connection is writable only.
+    r = pair.server->wait(true, true, -1, in(generous));
+    EXPECT_TRUE(r.writable);
+    EXPECT_FALSE(r.readable || r.woken);
+    write_string(*pair.client, "x");
+    r = pair.server->wait(true, false, -1, in(generous));
+    EXPECT_TRUE(r.readable);
+    EXPECT_FALSE(r.writable || r.woken);
+    EXPECT_EQ(read_exactly(*pair.server, 1), "x");
+    // The end of the stream is readable too: read_some returns 0.
+    pair.client->shutdown_write();
+    EXPECT_TRUE(pair.server->wait(true, false, -1, in(generous)).readable);
+    EXPECT_EQ(read_to_end(*pair.server), "");
+}
+
+TEST(TcpStream, WaitTimesOutWithAllFalse) {
+    auto pair = tcp_pair();
+    WakeFd wake;
+    auto start = std::chrono::steady_clock::now();
+    net::Readiness r = pair.server->wait(true, false, wake.fd.get(), in(30ms));
+    EXPECT_TRUE(all_false(r));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+    // A deadline already passed polls once.
+    EXPECT_TRUE(all_false(pair.server->wait(true, false, -1, in(-1ms))));
+    EXPECT_TRUE(pair.server->wait(false, true, -1, in(-1ms)).writable);
+}
+
+TEST(TcpStream, WaitIsWokenByTheWakeFd) {
+    auto pair = tcp_pair();
+    WakeFd wake;
+    wake.ring();
+    net::Readiness r = pair.server->wait(true, false, wake.fd.get(), net::Deadline::max());
+    EXPECT_TRUE(r.woken);
+    EXPECT_FALSE(r.readable || r.writable);
+    std::uint64_t count = 0;
+    ASSERT_EQ(::read(wake.fd.get(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+
+    // From another thread, while the wait blocks (or before it starts: either way it ends).
+    auto waiter = run_async(
+        [&] { return pair.server->wait(true, false, wake.fd.get(), net::Deadline::max()); });
+    wake.ring();
+    ASSERT_TRUE(finishes(waiter));
+    r = waiter.get();
+    EXPECT_TRUE(r.woken);
+    EXPECT_FALSE(r.readable || r.writable);
+}
+
+TEST(TcpStream, AbortedStreamIsReadableAtOnce) {
+    auto pair = tcp_pair();
+    auto waiter =
+        run_async([&] { return pair.server->wait(true, false, -1, net::Deadline::max()); });
+    pair.server->abort();
+    ASSERT_TRUE(finishes(waiter));
+    EXPECT_TRUE(waiter.get().readable);
+    // Later waits end at once, even when reading was not asked; writing throws.
+    EXPECT_TRUE(pair.server->wait(true, false, -1, net::Deadline::max()).readable);
+    EXPECT_TRUE(pair.server->wait(false, false, -1, net::Deadline::max()).readable);
+    net::Readiness r = pair.server->wait(false, true, -1, net::Deadline::max());
+    EXPECT_TRUE(r.writable);
+    try {
+        pair.server->write_some_now("x", 1);
+        FAIL() << "write_some_now after abort()";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::operation_canceled) << e.what();
+        EXPECT_TRUE(contains(e.what(), "write to 127.0.0.1:"));
+    }
+    char buf[1];
+    EXPECT_EQ(pair.server->read_some(buf, 1), 0u);
+}
+
+TEST(TcpStream, ResetPeerMakesWaitReturnAndWriteSomeNowThrow) {
+    auto pair = tcp_pair();
+    linger reset{1, 0};
+    ASSERT_EQ(
+        ::setsockopt(pair.server->native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    pair.server.reset();
+    // The reset ends a wait for reading, and one for writing.
+    EXPECT_TRUE(pair.client->wait(true, false, -1, in(generous)).readable);
+    EXPECT_TRUE(pair.client->wait(false, true, -1, in(generous)).writable);
+    try {
+        for (int i = 0; i < 100; ++i)
+            pair.client->write_some_now("are you there?", 14);
+        FAIL() << "write_some_now to a reset connection succeeded";
+    } catch (const NetworkError& e) {
+        EXPECT_TRUE(contains(e.what(), "write to 127.0.0.1:"));
+        EXPECT_NE(e.code(), std::errc::operation_canceled);
     }
 }
 

@@ -17,10 +17,14 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <string>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace syncws::test {
@@ -348,42 +352,82 @@ TEST(Tls, KeyUpdateNeedsTls13) {
     EXPECT_THROW(h.client->request_key_update(), TlsError);
 }
 
-TEST(Tls, RefusedRenegotiationIsSentByTheWriterNotTheReader) {
+bool all_false(const net::Readiness& r) {
+    return !r.readable && !r.writable && !r.woken;
+}
+
+TEST(Tls, RefusedRenegotiationWaitsInTheBacklogUntilTheOwnerWrites) {
     auto server_ctx = net::TlsContext::server(server_options());
     SSL_CTX_set_max_proto_version(server_ctx->native_handle(), TLS1_2_VERSION);
     Handshake h = handshake(net::TlsContext::client(client_options()), server_ctx);
     ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
-
-    std::promise<void> announced;
-    std::atomic<int> announcements{0};
-    h.client->set_pending_output_handler([&] {
-        if (announcements++ == 0) announced.set_value();
-    });
-    auto reader = run_async([&] { return read_to_end(*h.client); });
+    ASSERT_FALSE(h.client->has_backlog());
 
     // A server that renegotiates, against our own settings: it sends a HelloRequest.
     SSL* server_ssl = h.server->native_handle();
     SSL_clear_options(server_ssl, SSL_OP_NO_RENEGOTIATION);
     ASSERT_EQ(SSL_renegotiate(server_ssl), 1);
     SSL_do_handshake(server_ssl);
-    h.server->flush();
+    h.server->write_all(nullptr, 0);
 
     // The client's reader refuses it with a no_renegotiation alert, which it does not write:
-    // it asks the writer to.
-    auto announced_future = announced.get_future();
-    ASSERT_EQ(announced_future.wait_for(generous), std::future_status::ready);
-    h.client->flush();
+    // wait() returns at once (no deadline), not readable (no plaintext), with the alert in
+    // the backlog.
+    auto waiter = run_async([&] { return h.client->wait(true, false, -1, net::Deadline::max()); });
+    if (!finishes(waiter)) {
+        h.client->abort();
+        FAIL() << "wait() did not return when reading produced output";
+    }
+    net::Readiness r = waiter.get();
+    EXPECT_TRUE(all_false(r));
+    ASSERT_TRUE(h.client->has_backlog()) << "wait() returned with nothing to send";
+    // Not sent yet: the server has nothing to read.
+    EXPECT_TRUE(all_false(h.server->wait(true, false, -1, in(50ms))));
+    // Still there for a second wait, which does not return for it again.
+    EXPECT_TRUE(all_false(h.client->wait(true, false, -1, in(20ms))));
+    EXPECT_TRUE(h.client->has_backlog());
+
+    // The owner's loop: writable, so it sends the backlog.
+    r = h.client->wait(true, true, -1, in(generous));
+    EXPECT_TRUE(r.writable);
+    EXPECT_FALSE(r.readable);
+    EXPECT_EQ(h.client->write_some_now(nullptr, 0), 0u);
+    EXPECT_FALSE(h.client->has_backlog());
     try {
         char buf[8];
         h.server->read_some(buf, sizeof buf);
         FAIL() << "the server read data instead of the alert";
     } catch (const TlsError& e) {
-        EXPECT_TRUE(contains(e.what(), "no renegotiation"));
+        EXPECT_TRUE(contains(e.what(), "no renegotiation")) << e.what();
     }
-    h.server->abort();
-    ASSERT_TRUE(finishes(reader));
-    EXPECT_EQ(reader.get(), "");
-    EXPECT_EQ(announcements.load(), 1);
+}
+
+TEST(Tls, KeyUpdateAloneIsNotReadableAndTheConnectionGoesOn) {
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    // The session tickets: records, no plaintext, nothing to answer.
+    EXPECT_TRUE(all_false(h.client->wait(true, false, -1, in(50ms))));
+    EXPECT_FALSE(h.client->has_backlog());
+    h.server->request_key_update();
+    // Processing the KeyUpdate gives no plaintext. OpenSSL schedules its answer (RFC 8446
+    // §4.6.3: before our next application data) for the next SSL_write rather than writing
+    // it while reading; should a version write it at once, it shows in has_backlog() and
+    // write_some_now(nullptr, 0) sends it.
+    net::Readiness r = h.client->wait(true, false, -1, in(50ms));
+    EXPECT_FALSE(r.readable);
+    if (h.client->has_backlog()) {
+        EXPECT_TRUE(all_false(r));
+        EXPECT_EQ(h.client->write_some_now(nullptr, 0), 0u);
+        EXPECT_FALSE(h.client->has_backlog());
+    }
+    // Our next write carries the answer; both directions go on under the new keys.
+    EXPECT_EQ(h.client->write_some_now("after", 5), 5u);
+    EXPECT_FALSE(h.client->has_backlog());
+    EXPECT_TRUE(h.server->wait(true, false, -1, in(generous)).readable);
+    EXPECT_EQ(read_exactly(*h.server, 5), "after");
+    write_string(*h.server, "again");
+    EXPECT_TRUE(h.client->wait(true, false, -1, in(generous)).readable);
+    EXPECT_EQ(read_exactly(*h.client, 5), "again");
 }
 
 TEST(Tls, ShutdownWriteSendsCloseNotifyAndKeepsReading) {
@@ -423,6 +467,283 @@ TEST(Tls, WaitReadableSeesDecryptedDataOnly) {
     write_string(*h.server, "data");
     EXPECT_TRUE(h.client->wait_readable(in(generous)));
     EXPECT_EQ(read_exactly(*h.client, 4), "data");
+}
+
+// Forwards to a socket; while `hold` is set, keeps what is written instead, for the test to
+// send (or not) raw. Only the test's thread writes.
+class HoldingStream final : public net::Stream {
+public:
+    explicit HoldingStream(std::unique_ptr<net::SocketStream> inner) : inner_(std::move(inner)) {}
+    std::size_t read_some(char* buf, std::size_t n) override { return inner_->read_some(buf, n); }
+    void write_all(const char* data, std::size_t n) override {
+        if (hold) {
+            held.append(data, n);
+        } else {
+            inner_->write_all(data, n);
+        }
+    }
+    std::size_t write_some_now(const char* data, std::size_t n) override {
+        if (!hold) return inner_->write_some_now(data, n);
+        held.append(data, n);
+        return n;
+    }
+    bool has_backlog() const override { return inner_->has_backlog(); }
+    net::Readiness wait(bool read, bool write, int wake_fd, net::Deadline deadline) override {
+        return inner_->wait(read, write, wake_fd, deadline);
+    }
+    void shutdown_write() override { inner_->shutdown_write(); }
+    void abort() noexcept override { inner_->abort(); }
+    bool wait_readable(net::Deadline deadline) override { return inner_->wait_readable(deadline); }
+    std::string local_address() const override { return inner_->local_address(); }
+    std::string remote_address() const override { return inner_->remote_address(); }
+
+    net::SocketStream& socket() { return *inner_; }
+
+    bool hold = false;
+    std::string held;
+
+private:
+    std::unique_ptr<net::SocketStream> inner_;
+};
+
+// A TLS pair whose server writes through a HoldingStream.
+struct HeldPair {
+    std::unique_ptr<net::TlsStream> client;
+    std::unique_ptr<net::TlsStream> server;
+    HoldingStream* holding = nullptr; // owned by `server`
+};
+
+HeldPair held_pair() {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    HeldPair pair;
+    auto server = run_async([&] {
+        auto stream = std::make_unique<HoldingStream>(listener->accept());
+        pair.holding = stream.get();
+        return net::TlsStream::server(std::move(stream), net::TlsContext::server(server_options()),
+                                      in(generous));
+    });
+    pair.client = net::TlsStream::client(
+        net::connect_tcp("127.0.0.1", listener->port(), in(generous)),
+        net::TlsContext::client(client_options()), "localhost", in(generous));
+    EXPECT_TRUE(finishes(server));
+    pair.server = server.get();
+    return pair;
+}
+
+TEST(Tls, WaitDoesNotReportHalfARecordAsReadable) {
+    HeldPair pair = held_pair();
+    ASSERT_TRUE(pair.client && pair.server);
+    net::TlsStream* client = pair.client.get();
+    net::TlsStream* server_tls = pair.server.get();
+    HoldingStream* holding = pair.holding;
+    EXPECT_TRUE(all_false(client->wait(true, false, -1, in(50ms)))); // the tickets
+
+    holding->hold = true;
+    write_string(*server_tls, "hello");
+    holding->hold = false;
+    const std::string record = holding->held;
+    ASSERT_GT(record.size(), 5u + 5u); // header, ciphertext and tag
+    const std::size_t half = record.size() / 2;
+    holding->socket().write_all(record.data(), half);
+    EXPECT_TRUE(all_false(client->wait(true, false, -1, in(50ms))))
+        << "half a record reported readable";
+    EXPECT_FALSE(client->has_backlog());
+    holding->socket().write_all(record.data() + half, record.size() - half);
+    net::Readiness r = client->wait(true, false, -1, in(generous));
+    EXPECT_TRUE(r.readable);
+    EXPECT_FALSE(r.writable || r.woken);
+    EXPECT_EQ(read_exactly(*client, 5), "hello");
+}
+
+// Fills the connection with write_some_now until it takes nothing: the peer does not read.
+void fill_until_full(net::TlsStream& stream, const std::string& source, std::size_t& sent) {
+    for (;;) {
+        ASSERT_LT(sent, source.size()) << "the peer's buffers took everything";
+        const std::size_t want = std::min<std::size_t>(16384, source.size() - sent);
+        const std::size_t n = stream.write_some_now(source.data() + sent, want);
+        // Plaintext is taken whole once encrypted, or not at all.
+        ASSERT_TRUE(n == 0 || n == want) << n;
+        sent += n;
+        if (n == 0) return;
+    }
+}
+
+TEST(Tls, WriteSomeNowKeepsWhatDidNotFitAsBacklogAndSendsItInOrder) {
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    const std::string source = pattern(16 << 20, 5);
+    std::size_t sent = 0;
+    fill_until_full(*h.client, source, sent);
+    if (HasFatalFailure()) return;
+    EXPECT_GT(sent, 0u);
+    // Records that did not fit: nothing new is taken while they wait.
+    ASSERT_TRUE(h.client->has_backlog());
+    EXPECT_EQ(h.client->write_some_now(source.data() + sent, 100), 0u);
+    EXPECT_EQ(h.client->write_some_now(nullptr, 0), 0u);
+    EXPECT_TRUE(h.client->has_backlog());
+
+    auto reader = run_async([&] { return read_exactly(*h.server, source.size()); });
+    // The owner's loop: wait for writable, push the backlog, then go on with new data.
+    int rounds = 0;
+    while (sent < source.size() || h.client->has_backlog()) {
+        net::Readiness r = h.client->wait(false, true, -1, in(generous));
+        ASSERT_TRUE(r.writable) << "not writable again while the peer reads";
+        if (h.client->has_backlog()) {
+            EXPECT_EQ(h.client->write_some_now(nullptr, 0), 0u);
+        } else {
+            sent += h.client->write_some_now(source.data() + sent,
+                                             std::min<std::size_t>(65536, source.size() - sent));
+        }
+        ++rounds;
+    }
+    EXPECT_GT(rounds, 1);
+    ASSERT_TRUE(finishes(reader));
+    const std::string received = reader.get();
+    EXPECT_EQ(received.size(), source.size());
+    EXPECT_TRUE(received == source) << "bytes lost, duplicated or reordered";
+}
+
+TEST(Tls, WriteAllSendsTheBacklogFirst) {
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    const std::string source = pattern(16 << 20, 6);
+    std::size_t sent = 0;
+    fill_until_full(*h.client, source, sent);
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(h.client->has_backlog());
+    auto reader = run_async([&] { return read_exactly(*h.server, sent + 6); });
+    write_string(*h.client, "-tail-");
+    EXPECT_FALSE(h.client->has_backlog());
+    ASSERT_TRUE(finishes(reader));
+    EXPECT_TRUE(reader.get() == source.substr(0, sent) + "-tail-");
+}
+
+// The runtime's shape: one thread runs the event loop (wait, read_some, and the backlog when
+// writable), another sends with write_some_now and rings the loop's eventfd when the stream
+// takes nothing; the peer asks for key updates meanwhile. 1 MiB each way, every byte checked.
+TEST(Tls, EventLoopReadsWhileAnotherThreadSendsWithoutBlocking) {
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    net::TlsStream& client = *h.client;
+    const std::string out = pattern(1 << 20, 21);
+    const std::string expected_in = pattern(1 << 20, 22);
+    net::FileDescriptor bell(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    ASSERT_TRUE(bell.valid());
+    auto ring = [&] {
+        std::uint64_t one = 1;
+        EXPECT_EQ(::write(bell.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    };
+    std::mutex write_mutex; // the caller serializes the writing side (Stream's contract)
+    std::condition_variable drained;
+    std::atomic<bool> sender_done{false};
+
+    int updates = 0;
+    auto server = run_async([&] {
+        return exchange_concurrently(*h.server, expected_in, out.size(), [&] {
+            if (++updates % 5 == 0) h.server->request_key_update();
+        });
+    });
+    auto sender = run_async([&] {
+        std::size_t sent = 0;
+        std::unique_lock<std::mutex> lock(write_mutex);
+        while (sent < out.size()) {
+            std::size_t n = client.write_some_now(out.data() + sent,
+                                                  std::min<std::size_t>(10000, out.size() - sent));
+            sent += n;
+            if (n == 0) {
+                ring(); // "I have a backlog": the loop waits for writable and sends it
+                drained.wait(lock, [&] { return !client.has_backlog(); });
+            }
+        }
+        sender_done = true;
+        ring();
+        return sent;
+    });
+
+    std::string received;
+    const auto give_up = in(4 * generous);
+    while (received.size() < expected_in.size() || !sender_done || client.has_backlog()) {
+        ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the loop made no progress";
+        const bool want_read = received.size() < expected_in.size();
+        const bool want_write = client.has_backlog();
+        net::Readiness r = client.wait(want_read, want_write, bell.get(), in(generous));
+        if (r.woken) {
+            std::uint64_t count = 0;
+            EXPECT_EQ(::read(bell.get(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+        }
+        if (r.readable) {
+            ASSERT_TRUE(want_read);
+            char buf[16384];
+            std::size_t n = client.read_some(buf, sizeof buf);
+            ASSERT_GT(n, 0u);
+            received.append(buf, n);
+        }
+        if (r.writable) {
+            std::lock_guard<std::mutex> lock(write_mutex);
+            EXPECT_EQ(client.write_some_now(nullptr, 0), 0u);
+            if (!client.has_backlog()) drained.notify_all();
+        }
+    }
+    ASSERT_TRUE(finishes(sender));
+    EXPECT_EQ(sender.get(), out.size());
+    ASSERT_TRUE(finishes(server));
+    EXPECT_TRUE(server.get() == out) << "the server did not receive what was sent";
+    EXPECT_TRUE(received == expected_in) << "the loop did not receive what the server sent";
+    EXPECT_GE(updates, 5);
+}
+
+TEST(Tls, WaitIsWokenAndAnAbortedStreamIsReadable) {
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    net::FileDescriptor wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    ASSERT_TRUE(wake.valid());
+    auto waiter =
+        run_async([&] { return h.client->wait(true, false, wake.get(), net::Deadline::max()); });
+    std::uint64_t one = 1;
+    ASSERT_EQ(::write(wake.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    ASSERT_TRUE(finishes(waiter));
+    net::Readiness r = waiter.get();
+    EXPECT_TRUE(r.woken);
+    EXPECT_FALSE(r.readable || r.writable);
+
+    auto reader = run_async([&] { return h.client->wait(true, false, -1, net::Deadline::max()); });
+    h.client->abort();
+    ASSERT_TRUE(finishes(reader));
+    EXPECT_TRUE(reader.get().readable);
+    EXPECT_TRUE(h.client->wait(false, false, -1, net::Deadline::max()).readable);
+    char buf[4];
+    EXPECT_EQ(h.client->read_some(buf, sizeof buf), 0u);
+    try {
+        h.client->write_some_now("late", 4);
+        FAIL() << "write_some_now after abort()";
+    } catch (const NetworkError& e) {
+        EXPECT_EQ(e.code(), std::errc::operation_canceled);
+    }
+}
+
+TEST(Tls, ResetDuringWaitSurfacesInReadSome) {
+    HeldPair pair = held_pair();
+    ASSERT_TRUE(pair.client && pair.server);
+    EXPECT_TRUE(all_false(pair.client->wait(true, false, -1, in(50ms)))); // the tickets
+    // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+    linger reset{1, 0};
+    ASSERT_EQ(::setsockopt(pair.holding->socket().native_handle(), SOL_SOCKET, SO_LINGER, &reset,
+                           sizeof reset),
+              0);
+    pair.server.reset();
+    // wait() reads the reset, does not throw, and says readable; read_some throws, each time.
+    net::Readiness r = pair.client->wait(true, false, -1, in(generous));
+    EXPECT_TRUE(r.readable);
+    char buf[4];
+    for (int i = 0; i < 2; ++i) {
+        try {
+            pair.client->read_some(buf, sizeof buf);
+            FAIL() << "read_some after a reset returned";
+        } catch (const NetworkError& e) {
+            EXPECT_EQ(e.code(), std::errc::connection_reset) << e.what();
+        }
+    }
+    EXPECT_TRUE(pair.client->wait(true, false, -1, in(generous)).readable);
 }
 
 // ---------------------------------------------------------------------------------------------

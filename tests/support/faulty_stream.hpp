@@ -25,7 +25,8 @@ struct FaultPlan {
 
     FaultPlan(int fail_at_, Fault fault_) : fail_at(fail_at_), fault(fault_) {}
 
-    /// The operation to fail, counting `read_some` and `write_all` calls from 1; 0: none.
+    /// The operation to fail, counting `read_some`, `write_all` and `write_some_now` calls
+    /// from 1; 0: none.
     const int fail_at;
     const Fault fault;
     /// Operations attempted so far, including failed ones.
@@ -54,6 +55,15 @@ public:
     void write_all(const char* data, std::size_t n) override {
         if (should_fail()) throw_fault();
         inner_->write_all(data, n);
+    }
+    std::size_t write_some_now(const char* data, std::size_t n) override {
+        if (should_fail()) throw_fault();
+        return inner_->write_some_now(data, n);
+    }
+    bool has_backlog() const override { return inner_->has_backlog(); }
+    net::Readiness wait(bool read, bool write, int wake_fd, net::Deadline deadline) override {
+        // Once fired, the inner stream is aborted: it reports readable at once.
+        return inner_->wait(read, write, wake_fd, deadline);
     }
     void shutdown_write() override { inner_->shutdown_write(); }
     void abort() noexcept override { inner_->abort(); }

@@ -108,6 +108,13 @@ public:
     explicit BorrowedStream(net::Stream& inner) : inner_(inner) {}
     std::size_t read_some(char* buf, std::size_t n) override { return inner_.read_some(buf, n); }
     void write_all(const char* data, std::size_t n) override { inner_.write_all(data, n); }
+    std::size_t write_some_now(const char* data, std::size_t n) override {
+        return inner_.write_some_now(data, n);
+    }
+    bool has_backlog() const override { return inner_.has_backlog(); }
+    net::Readiness wait(bool read, bool write, int wake_fd, net::Deadline deadline) override {
+        return inner_.wait(read, write, wake_fd, deadline);
+    }
     void shutdown_write() override { inner_.shutdown_write(); }
     void abort() noexcept override { inner_.abort(); }
     bool wait_readable(net::Deadline deadline) override { return inner_.wait_readable(deadline); }
