@@ -8,7 +8,8 @@
 namespace syncws::detail {
 
 Doorbell::Doorbell() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (!fd_.valid()) net::detail::throw_errno(errno, "cannot create the connection's wake-up descriptor");
+    if (!fd_.valid())
+        net::detail::throw_errno(errno, "cannot create the connection's wake-up descriptor");
 }
 
 void Doorbell::ring() noexcept {
