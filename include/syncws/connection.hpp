@@ -48,8 +48,7 @@ struct ConnectionOptions {
     /// and the TCP close before dropping the connection.
     std::chrono::milliseconds close_timeout{10000};
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
-    /// wait to be written, until they drop to `write_low`. (A sender writes its message
-    /// itself when the socket takes it; what the socket does not take waits here.)
+    /// wait to be written, until they drop to `write_low`.
     std::size_t write_high = 1024 * 1024;
     std::size_t write_low = 256 * 1024;
     /// Stack size of the connection's I/O thread (it needs little).
@@ -64,12 +63,10 @@ class ConnectionCore;
 
 /// An open WebSocket connection: `send_*`, `recv`, `ping`, `close`, from any thread.
 ///
-/// One I/O thread per connection runs the protocol in the background: it reads, answers
-/// pings, keeps the keepalive and close deadlines even while nobody calls `recv`, and writes
-/// whatever a sender could not write at once. `send` writes on the calling thread without
-/// ever blocking on the socket, so a message normally leaves without a thread hand-off.
-/// Messages are received in order; whole messages sent from different threads never
-/// interleave (a second sender waits).
+/// One I/O thread per connection runs the protocol in the background: it reads, writes
+/// what `send` queued, answers pings and keeps the keepalive and close deadlines even while
+/// nobody calls `recv`. Messages are received in order; whole messages sent from different
+/// threads never interleave (a second sender waits).
 ///
 /// Thread safety: every member may be called from any thread, concurrently. Only one
 /// thread should receive at a time (a second `recv` waits for the first).

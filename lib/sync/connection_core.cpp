@@ -71,10 +71,8 @@ void ConnectionCore::io_loop() {
     deliver(events);
     std::unique_lock lock(engine_mutex_);
     for (;;) {
-        if (!writing_ && !write_blocked_ && !aborted_ && output_waiting_locked())
-            write_now_locked(lock);
-        if (engine_->eof_to_send() && !eof_sent_ && !writing_ &&
-            (aborted_ || !output_waiting_locked())) {
+        if (!write_blocked_ && !aborted_ && output_waiting_locked()) write_locked(lock);
+        if (engine_->eof_to_send() && !eof_sent_ && (aborted_ || !output_waiting_locked())) {
             eof_sent_ = true;
             if (!aborted_) {
                 lock.unlock();
@@ -88,7 +86,7 @@ void ConnectionCore::io_loop() {
             continue;
         }
         // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
-        if (eof_received_ && (aborted_ || (!writing_ && !output_waiting_locked()))) break;
+        if (eof_received_ && (aborted_ || !output_waiting_locked())) break;
         if (keep_time_locked(lock)) continue;
 
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
@@ -253,12 +251,7 @@ void ConnectionCore::fail_io_locked(std::exception_ptr error) {
     stream_->abort(); // wakes the I/O thread, which ends the connection
 }
 
-void ConnectionCore::write_now_locked(std::unique_lock<std::mutex>& lock) {
-    // One thread writes at a time; what others queue meanwhile, it writes too (so messages
-    // sent at once from several threads share a write). A blocked socket is the I/O thread's
-    // to watch: trying again before it is writable would only cost a system call.
-    if (writing_ || write_blocked_ || aborted_) return;
-    writing_ = true;
+void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
     for (;;) {
         if (outbox_sent_ == outbox_.size()) {
             outbox_sent_ = 0;
@@ -280,20 +273,19 @@ void ConnectionCore::write_now_locked(std::unique_lock<std::mutex>& lock) {
             break;
         }
         outbox_sent_ += taken;
-        if (taken < offered || stream_->has_backlog()) {
+        // A partial write is not yet "blocked": TLS takes one chunk per call, and the kernel
+        // may have made room meanwhile. Nothing taken (or only the backlog tried, and it
+        // stayed) is.
+        if (taken == 0 && (offered > 0 || stream_->has_backlog())) {
             write_blocked_ = true;
-            wake_io_locked();
             break;
         }
     }
-    writing_ = false;
     if (outbox_sent_ == outbox_.size() && outbox_.capacity() > 4 * read_buffer_size) {
         Bytes().swap(outbox_);
         outbox_sent_ = 0;
     }
     state_cv_.notify_all(); // room for senders waiting on the high mark
-    // The I/O thread may be waiting for this write to end: to half-close, or to finish.
-    if (engine_->eof_to_send() || eof_received_) wake_io_locked();
 }
 
 std::string ConnectionCore::ping_payload() {
@@ -367,9 +359,7 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
         engine_->send_text(data.as_string_view(), true, compress);
     else
         engine_->send_binary(data, true, compress);
-    // The message is queued whole: the next sender may queue its own while this one writes.
-    send_lock.unlock();
-    write_now_locked(lock);
+    wake_io_locked();
 }
 
 void ConnectionCore::send_fragments(bool binary,
@@ -386,11 +376,11 @@ void ConnectionCore::send_fragments(bool binary,
             if (!first) {
                 // Part of the message is out and the rest will never come: no other message
                 // can follow it, so the connection fails (as websockets does).
-                std::unique_lock lock(engine_mutex_);
+                std::lock_guard lock(engine_mutex_);
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "error in fragmented message");
                 after_engine_call_locked();
-                write_now_locked(lock);
+                wake_io_locked();
             }
             throw;
         }
@@ -408,7 +398,7 @@ void ConnectionCore::send_fragments(bool binary,
             engine_->send_text(payload.as_string_view(), fin);
         else
             engine_->send_continuation(payload, fin);
-        write_now_locked(lock);
+        wake_io_locked();
         if (fin) return;
         first = false;
         current = std::move(following);
@@ -427,7 +417,7 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     auto future = ping.done.get_future();
     engine_->send_ping(BytesView(ping.payload));
     pings_.push_back(std::move(ping));
-    write_now_locked(lock);
+    wake_io_locked();
     return future;
 }
 
@@ -435,7 +425,7 @@ void ConnectionCore::pong(BytesView data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
     engine_->send_pong(data);
-    write_now_locked(lock);
+    wake_io_locked();
 }
 
 // ----- receiving ------------------------------------------------------------------------
@@ -499,7 +489,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         if (have_send_lock && engine_->state() == State::open && !aborted_) {
             engine_->send_close(code, reason);
             after_engine_call_locked();
-            write_now_locked(lock);
+            wake_io_locked();
         }
     }
     if (have_send_lock) send_lock.unlock();
@@ -516,26 +506,25 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
 }
 
 void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
-    std::unique_lock lock(engine_mutex_);
+    std::lock_guard lock(engine_mutex_);
     if (!started_ || engine_->state() != State::open || aborted_) return;
     closing_ = true;
     engine_->send_close(code, reason);
     after_engine_call_locked();
-    write_now_locked(lock);
+    wake_io_locked();
 }
 
 bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
     std::unique_lock send_lock(send_mutex_, std::try_to_lock);
     if (!send_lock) return false;
-    std::unique_lock lock(engine_mutex_);
+    std::lock_guard lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_ || closing_) return false;
     if (unwritten_locked() > options_.write_high) return false;
     if (opcode == Opcode::text)
         engine_->send_text(data.as_string_view());
     else
         engine_->send_binary(data);
-    send_lock.unlock();
-    write_now_locked(lock);
+    wake_io_locked();
     return true;
 }
 

@@ -25,9 +25,9 @@ namespace syncws::detail {
 
 /// Runs an open engine over a stream (README, "Threading contract").
 ///
-/// One I/O thread per connection reads, keeps the clock and writes what senders could not
-/// write at once; senders write their messages themselves without blocking, so a message
-/// normally leaves without a hand-off to another thread.
+/// One I/O thread per connection reads, writes and keeps the clock, in a poll() loop over
+/// the socket and a doorbell; senders queue into the engine and ring. Messages queued while
+/// the thread was busy leave together in its next write.
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
@@ -100,15 +100,16 @@ private:
     // Reads once (the stream said readable), feeds the engine and delivers the events.
     // Returns false at the end of the stream.
     bool read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events);
-    // Writes the engine's output now, on whichever thread calls it, never blocking; what the
-    // socket does not take the I/O thread writes once it is writable.
-    void write_now_locked(std::unique_lock<std::mutex>& lock);
+    // The I/O thread writes the queued output, as far as the socket takes it without
+    // blocking (the rest once poll() says writable).
+    void write_locked(std::unique_lock<std::mutex>& lock);
     // Bytes queued and not yet handed to the stream.
     std::size_t unwritten_locked() const {
         return engine_->output_size() + (outbox_.size() - outbox_sent_);
     }
     bool output_waiting_locked() const { return unwritten_locked() > 0 || stream_->has_backlog(); }
-    // Tells the I/O thread, if it sits in poll(), that it must look again.
+    // Tells the I/O thread, if it sits in poll(), that it must look again: output to write,
+    // an earlier deadline, the end.
     void wake_io_locked();
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
@@ -146,11 +147,10 @@ private:
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
     // Output taken from the engine; [outbox_sent_, size) is still to be written. Only the
-    // thread that set `writing_` touches it, and it does so unlocked while it writes.
+    // I/O thread changes it, and it reads it unlocked while it writes.
     Bytes outbox_;
     std::size_t outbox_sent_ = 0;
-    bool writing_ = false;       // a thread is writing the outbox
-    bool write_blocked_ = false; // the socket took less than offered: wait for writable
+    bool write_blocked_ = false; // the socket took nothing: the I/O thread waits for writable
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;
     std::optional<Clock::time_point> pong_deadline_;
