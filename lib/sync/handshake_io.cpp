@@ -2,6 +2,8 @@
 
 #include <syncws/errors.hpp>
 
+#include <memory>
+
 namespace syncws::detail {
 
 void flush_engine(Protocol& engine, net::Stream& stream) {
@@ -21,8 +23,10 @@ void drain_events(Protocol& engine, std::vector<Event>& events) {
 HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadline deadline,
                               const std::string& what) {
     HandshakeResult result;
-    // Small: a handshake head is at most a few KiB, and frames after it are rare.
-    std::string buffer(16 * 1024, '\0');
+    // Small: a handshake head is at most a few KiB, and frames after it are rare. Not
+    // zero-filled: pages the kernel does not write into stay out of the resident set.
+    constexpr std::size_t buffer_size = 16 * 1024;
+    const std::unique_ptr<char[]> buffer(new char[buffer_size]);
     bool eof = false;
     for (;;) {
         flush_engine(engine, stream);
@@ -44,12 +48,12 @@ HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadli
         if (result.request || result.response || engine.state() == State::closed || eof)
             return result;
         if (!stream.wait_readable(deadline)) throw Timeout("timed out during " + what);
-        const std::size_t n = stream.read_some(buffer.data(), buffer.size());
+        const std::size_t n = stream.read_some(buffer.get(), buffer_size);
         if (n == 0) {
             engine.receive_eof();
             eof = true;
         } else {
-            engine.receive_data(BytesView(buffer.data(), n));
+            engine.receive_data(BytesView(buffer.get(), n));
         }
     }
 }
