@@ -1,4 +1,4 @@
-// Frames in, messages out: the receive side of a connection, between the reader thread
+// Frames in, messages out: the receive side of a connection, between the I/O thread
 // and the threads calling recv().
 #pragma once
 

@@ -1,5 +1,5 @@
 // Running an engine's opening handshake over a stream, on the calling thread, before the
-// reader and writer threads exist.
+// connection's I/O thread exists.
 #pragma once
 
 #include "stream.hpp"
