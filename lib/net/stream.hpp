@@ -24,7 +24,7 @@ struct Readiness {
 /// event loop of one thread needs (`wait`, `write_some_now`).
 ///
 /// Thread safety: one thread at a time reads (`read_some`, `wait`, `wait_readable`: the
-/// reader) and one at a time writes (`write_all`, `write_some_now`, `shutdown_write`); the
+/// reader) and one at a time writes (`write_all`, `write_some_now`, `shutdown_write*`); the
 /// caller serializes each side, and the writing side may move between threads. `abort`,
 /// `has_backlog`, `local_address` and `remote_address` may be called from any thread at any
 /// time. The object must outlive every call in progress: the owner joins its threads before
@@ -73,6 +73,16 @@ public:
     /// bytes: call it once the backlog is out).
     /// Throws: `NetworkError`, `TlsError`.
     virtual void shutdown_write() = 0;
+
+    /// `shutdown_write` for an event loop: never blocks. True once the half-close is done;
+    /// false while bytes it queued (TLS: close_notify) wait in the backlog: wait for
+    /// writable, send them with `write_some_now(nullptr, 0)`, and call it again. The default
+    /// calls `shutdown_write`, which for a plain socket never blocks.
+    /// Throws: `NetworkError`, `TlsError`.
+    virtual bool shutdown_write_now() {
+        shutdown_write();
+        return true;
+    }
 
     /// Wakes a `read_some`, `wait`, `wait_readable` or `write_all` blocked in another thread
     /// and makes every later call end at once: reads return 0, writes throw `NetworkError`

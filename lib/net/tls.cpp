@@ -723,6 +723,20 @@ void TlsStream::shutdown_write() {
     inner_->shutdown_write();
 }
 
+bool TlsStream::shutdown_write_now() {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    if (!close_notify_queued_) {
+        close_notify_queued_ = true;
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        ERR_clear_error();
+        SSL_shutdown(ssl_); // as in shutdown_write
+        ERR_clear_error();
+        take_backlog_locked();
+    }
+    if (!write_backlog_now()) return false;
+    return inner_->shutdown_write_now();
+}
+
 void TlsStream::request_key_update() {
     std::lock_guard<std::mutex> write_lock(write_mutex_);
     std::string failure;

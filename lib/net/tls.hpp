@@ -124,6 +124,9 @@ public:
     /// Sends the backlog and close_notify (blocking), then half-closes the inner stream.
     /// Reading may go on.
     void shutdown_write() override;
+    /// Queues close_notify, sends what the socket takes, and half-closes the inner stream
+    /// (with its own `shutdown_write_now`) once the backlog is out.
+    bool shutdown_write_now() override;
     void abort() noexcept override;
     bool wait_readable(Deadline deadline) override;
     std::string local_address() const override { return inner_->local_address(); }
@@ -179,6 +182,7 @@ private:
     // backlog_ is not empty, for has_backlog() from any thread; set under tls_mutex_ as the
     // BIO output moves into backlog_, so that has_backlog() sees one or the other.
     std::atomic<bool> backlog_pending_{false};
+    bool close_notify_queued_ = false; // under write_mutex_
 
     // The reader's own state: only the reading thread touches these.
     std::string read_buffer_;

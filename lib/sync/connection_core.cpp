@@ -60,29 +60,51 @@ void ConnectionCore::log(LogLevel level, const std::string& message) const {
 // ----- the I/O thread -------------------------------------------------------------------
 
 void ConnectionCore::io_loop() {
+    std::unique_lock lock(engine_mutex_, std::defer_lock);
+    try {
+        run_io(lock);
+    } catch (...) {
+        // Out of memory and the like: this connection ends, the process goes on.
+        if (!lock.owns_lock()) lock.lock();
+        fail_io_locked(std::current_exception());
+    }
+    if (!lock.owns_lock()) lock.lock();
+    done_ = true;
+    state_cv_.notify_all();
+    lock.unlock();
+    assembler_.close();
+    fail_pings();
+    log(LogLevel::debug, "connection with " + remote_address_ + " closed");
+}
+
+void ConnectionCore::run_io(std::unique_lock<std::mutex>& lock) {
     // Not a std::vector: value-initialising 64 KiB would make every page of it resident
     // for every idle connection. Pages the kernel never writes into stay unbacked.
     const std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
     std::vector<Event> events;
-    {
-        std::lock_guard lock(engine_mutex_);
-        events.swap(early_);
-    }
+    lock.lock();
+    events.swap(early_);
+    lock.unlock();
     deliver(events);
-    std::unique_lock lock(engine_mutex_);
+    lock.lock();
     for (;;) {
         if (!write_blocked_ && !aborted_ && output_waiting_locked()) write_locked(lock);
         if (engine_->eof_to_send() && !eof_sent_ && (aborted_ || !output_waiting_locked())) {
-            eof_sent_ = true;
+            bool done = true;
             if (!aborted_) {
                 lock.unlock();
                 try {
-                    stream_->shutdown_write();
+                    done = stream_->shutdown_write_now();
                 } catch (...) {
                     // The peer is gone already; reading will see EOF or the error.
                 }
                 lock.lock();
             }
+            // TLS: close_notify waits in the stream's backlog for the socket to take it.
+            if (done)
+                eof_sent_ = true;
+            else
+                write_blocked_ = true;
             continue;
         }
         // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
@@ -92,15 +114,27 @@ void ConnectionCore::io_loop() {
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
         // peer) and let the assembler ring when there is room again.
         const bool want_read = !eof_received_ && assembler_.may_read();
-        const bool want_write = write_blocked_ && !aborted_;
+        // Output still queued (write_locked takes the engine's once per call) means: write
+        // again as soon as poll() has let reads in.
+        const bool want_write = (write_blocked_ || output_waiting_locked()) && !aborted_;
         const auto wake = next_deadline_locked();
         io_waiting_ = true;
         lock.unlock();
-        const net::Readiness ready = stream_->wait(want_read, want_write, doorbell_.fd(),
-                                                   wake ? *wake : net::Deadline::max());
+        net::Readiness ready;
+        std::exception_ptr error;
+        try {
+            ready = stream_->wait(want_read, want_write, doorbell_.fd(),
+                                  wake ? *wake : net::Deadline::max());
+        } catch (...) {
+            error = std::current_exception(); // poll() itself failed (ENOMEM)
+        }
         if (ready.woken) doorbell_.drain();
         lock.lock();
         io_waiting_ = false;
+        if (error) {
+            fail_io_locked(error);
+            return;
+        }
         if (ready.writable) write_blocked_ = false;
         // Readable also when not asked: a dead connection (POLLHUP, POLLERR) or an abort.
         if (ready.readable && !eof_received_ && !read_once(lock, buffer.get(), events)) {
@@ -109,12 +143,6 @@ void ConnectionCore::io_loop() {
             if (!close_deadline_) close_deadline_ = deadline_after(options_.close_timeout);
         }
     }
-    done_ = true;
-    state_cv_.notify_all();
-    lock.unlock();
-    assembler_.close();
-    fail_pings();
-    log(LogLevel::debug, "connection with " + remote_address_ + " closed");
 }
 
 bool ConnectionCore::read_once(std::unique_lock<std::mutex>& lock, char* buffer,
@@ -221,8 +249,10 @@ bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
 std::optional<Clock::time_point> ConnectionCore::next_deadline_locked() const {
     std::optional<Clock::time_point> wake = close_deadline_;
     if (engine_->state() == State::open) {
-        for (const auto& t : {next_ping_, pong_deadline_})
-            if (t && (!wake || *t < *wake)) wake = t;
+        // While a keepalive pong is awaited the next ping waits too (keep_time_locked): its
+        // time passing is no reason to wake.
+        const auto& keepalive = pong_deadline_ ? pong_deadline_ : next_ping_;
+        if (keepalive && (!wake || *keepalive < *wake)) wake = keepalive;
     }
     return wake;
 }
@@ -232,6 +262,11 @@ void ConnectionCore::wake_io_locked() {
     // Once is enough: it looks at everything when it wakes.
     io_waiting_ = false;
     doorbell_.ring();
+}
+
+void ConnectionCore::output_queued_locked() {
+    // A blocked socket is what the I/O thread waits for: new output changes nothing.
+    if (!write_blocked_) wake_io_locked();
 }
 
 void ConnectionCore::after_engine_call_locked() {
@@ -252,10 +287,14 @@ void ConnectionCore::fail_io_locked(std::exception_ptr error) {
 }
 
 void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
+    // The engine's output is taken once per call: senders that keep queueing must not keep
+    // this thread from reading and from its deadlines.
+    bool taken_from_engine = false;
     for (;;) {
-        if (outbox_sent_ == outbox_.size()) {
+        if (outbox_sent_ == outbox_.size() && !taken_from_engine) {
             outbox_sent_ = 0;
             engine_->take_output(outbox_); // swaps buffers: no copy
+            taken_from_engine = true;
         }
         const std::size_t offered = outbox_.size() - outbox_sent_;
         if (offered == 0 && !stream_->has_backlog()) break;
@@ -359,7 +398,7 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
         engine_->send_text(data.as_string_view(), true, compress);
     else
         engine_->send_binary(data, true, compress);
-    wake_io_locked();
+    output_queued_locked();
 }
 
 void ConnectionCore::send_fragments(bool binary,
@@ -380,7 +419,7 @@ void ConnectionCore::send_fragments(bool binary,
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "error in fragmented message");
                 after_engine_call_locked();
-                wake_io_locked();
+                output_queued_locked();
             }
             throw;
         }
@@ -398,7 +437,7 @@ void ConnectionCore::send_fragments(bool binary,
             engine_->send_text(payload.as_string_view(), fin);
         else
             engine_->send_continuation(payload, fin);
-        wake_io_locked();
+        output_queued_locked();
         if (fin) return;
         first = false;
         current = std::move(following);
@@ -417,7 +456,7 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     auto future = ping.done.get_future();
     engine_->send_ping(BytesView(ping.payload));
     pings_.push_back(std::move(ping));
-    wake_io_locked();
+    output_queued_locked();
     return future;
 }
 
@@ -425,7 +464,7 @@ void ConnectionCore::pong(BytesView data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
     engine_->send_pong(data);
-    wake_io_locked();
+    output_queued_locked();
 }
 
 // ----- receiving ------------------------------------------------------------------------
@@ -489,7 +528,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         if (have_send_lock && engine_->state() == State::open && !aborted_) {
             engine_->send_close(code, reason);
             after_engine_call_locked();
-            wake_io_locked();
+            output_queued_locked();
         }
     }
     if (have_send_lock) send_lock.unlock();
@@ -511,7 +550,7 @@ void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
     closing_ = true;
     engine_->send_close(code, reason);
     after_engine_call_locked();
-    wake_io_locked();
+    output_queued_locked();
 }
 
 bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
@@ -524,7 +563,7 @@ bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
         engine_->send_text(data.as_string_view());
     else
         engine_->send_binary(data);
-    wake_io_locked();
+    output_queued_locked();
     return true;
 }
 
@@ -570,7 +609,7 @@ std::uint16_t ConnectionCore::close_code() const {
 
 std::exception_ptr ConnectionCore::closed_error() {
     std::unique_lock lock(engine_mutex_);
-    // The reader ends the connection promptly once it is closing (close timeout at most).
+    // The I/O thread ends the connection promptly once it is closing (close timeout at most).
     wait_closed_locked(lock, deadline_after(options_.close_timeout));
     return closed_error_locked();
 }

@@ -92,6 +92,8 @@ private:
     };
 
     void io_loop();
+    // The loop itself; returns (with `lock` held) once the connection is over.
+    void run_io(std::unique_lock<std::mutex>& lock);
     // The I/O thread's turn at the clock: keepalive pings, the pong and close deadlines.
     // Returns true if it did something (the loop goes round again).
     bool keep_time_locked(std::unique_lock<std::mutex>& lock);
@@ -111,6 +113,8 @@ private:
     // Tells the I/O thread, if it sits in poll(), that it must look again: output to write,
     // an earlier deadline, the end.
     void wake_io_locked();
+    // After a sender queued output: wakes the I/O thread unless it waits for writable anyway.
+    void output_queued_locked();
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();

@@ -6,8 +6,8 @@
 namespace syncws::detail {
 
 /// An eventfd that a connection's I/O thread polls beside its socket, so that other threads
-/// can tell it something changed that the socket will not: a write the sender could not
-/// finish (watch for writable), an earlier deadline, room in the receive queue.
+/// can tell it something changed that the socket will not: output queued, an earlier
+/// deadline, room in the receive queue.
 ///
 /// Thread safety: `ring` from any thread; `drain` and `fd` from the I/O thread.
 class Doorbell {

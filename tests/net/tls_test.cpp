@@ -603,6 +603,36 @@ TEST(Tls, WriteSomeNowKeepsWhatDidNotFitAsBacklogAndSendsItInOrder) {
     EXPECT_TRUE(received == source) << "bytes lost, duplicated or reordered";
 }
 
+TEST(Tls, ShutdownWriteNowNeverBlocksAndClosesAfterTheBacklog) {
+    // The I/O thread half-closes with it: on a peer that does not read, close_notify waits
+    // in the backlog instead of blocking the thread that must go on reading.
+    Handshake h = handshake(client_options(), server_options());
+    ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
+    const std::string source = pattern(16 << 20, 8);
+    std::size_t sent = 0;
+    fill_until_full(*h.client, source, sent);
+    if (HasFatalFailure()) return;
+    EXPECT_FALSE(h.client->shutdown_write_now());
+    EXPECT_TRUE(h.client->has_backlog());
+    EXPECT_FALSE(h.client->shutdown_write_now()) << "called again before the backlog is out";
+
+    // The peer reads everything, then the end (close_notify): nothing lost, nothing after.
+    auto reader = run_async([&] { return read_to_end(*h.server); });
+    bool closed = false;
+    while (!closed) {
+        ASSERT_TRUE(h.client->wait(false, true, -1, in(generous)).writable);
+        h.client->write_some_now(nullptr, 0);
+        if (!h.client->has_backlog()) closed = h.client->shutdown_write_now();
+    }
+    ASSERT_TRUE(finishes(reader));
+    const std::string received = reader.get();
+    EXPECT_EQ(received.size(), sent);
+    EXPECT_TRUE(received == source.substr(0, sent)) << "bytes lost, duplicated or reordered";
+    // Reading goes on after the half-close.
+    write_string(*h.server, "still here");
+    EXPECT_EQ(read_exactly(*h.client, 10), "still here");
+}
+
 TEST(Tls, WriteAllSendsTheBacklogFirst) {
     Handshake h = handshake(client_options(), server_options());
     ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
@@ -618,9 +648,10 @@ TEST(Tls, WriteAllSendsTheBacklogFirst) {
     EXPECT_TRUE(reader.get() == source.substr(0, sent) + "-tail-");
 }
 
-// The runtime's shape: one thread runs the event loop (wait, read_some, and the backlog when
-// writable), another sends with write_some_now and rings the loop's eventfd when the stream
-// takes nothing; the peer asks for key updates meanwhile. 1 MiB each way, every byte checked.
+// An event loop (wait, read_some, and the backlog when writable) with the writing side on a
+// second thread, which the stream allows: it sends with write_some_now and rings the loop's
+// eventfd when the stream takes nothing; the peer asks for key updates meanwhile. 1 MiB each
+// way, every byte checked.
 TEST(Tls, EventLoopReadsWhileAnotherThreadSendsWithoutBlocking) {
     Handshake h = handshake(client_options(), server_options());
     ASSERT_TRUE(h.client && h.server) << h.client_error << h.server_error;
@@ -652,7 +683,9 @@ TEST(Tls, EventLoopReadsWhileAnotherThreadSendsWithoutBlocking) {
             sent += n;
             if (n == 0) {
                 ring(); // "I have a backlog": the loop waits for writable and sends it
-                drained.wait(lock, [&] { return !client.has_backlog(); });
+                // Bounded: a loop that stopped sending fails the test below instead of hanging.
+                if (!drained.wait_for(lock, generous, [&] { return !client.has_backlog(); }))
+                    return sent;
             }
         }
         sender_done = true;

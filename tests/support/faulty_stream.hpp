@@ -66,6 +66,7 @@ public:
         return inner_->wait(read, write, wake_fd, deadline);
     }
     void shutdown_write() override { inner_->shutdown_write(); }
+    bool shutdown_write_now() override { return inner_->shutdown_write_now(); }
     void abort() noexcept override { inner_->abort(); }
     bool wait_readable(net::Deadline deadline) override {
         if (plan_->fired.load()) return true;

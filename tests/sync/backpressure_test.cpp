@@ -195,5 +195,47 @@ TEST_F(BackpressureTest, SlowConsumerStillClosesPromptly) {
     EXPECT_EQ(received, 20);
 }
 
+#if SYNCWS_TEST_HAVE_TLS
+TEST_F(BackpressureTest, OverTlsASenderBlocksThenEverythingArrivesInOrder) {
+    // The TLS stream keeps the records the socket did not take; the I/O thread sends them
+    // when poll() says writable, and send() waits at write_high meanwhile.
+    constexpr int total = 256; // 16 MiB
+    Latch release;
+    std::atomic<int> received{0};
+    std::atomic<int> first_wrong{-1};
+    ServerOptions server_options = tls_server_options();
+    server_options.compression = false;
+    server_options.connection.max_queue = 4;
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            release.wait();
+            for (int i = 0; i < total; ++i) {
+                const Message m = connection.recv();
+                if (!is_numbered(m.data, i) && first_wrong < 0) first_wrong = i;
+                ++received;
+            }
+            connection.send_text("got them");
+        },
+        server_options);
+    ClientOptions options = trusting_client();
+    options.compression = false;
+    options.connection.write_high = 64 * 1024;
+    options.connection.write_low = 16 * 1024;
+    auto client = connect("wss://localhost:" + std::to_string(server->port()) + "/", options);
+
+    auto sender = run_async([&] {
+        for (int i = 0; i < total; ++i)
+            client.send_binary(BytesView(numbered(i)));
+    });
+    ASSERT_TRUE(still_blocked(sender, 500ms)) << "16 MiB queued for a server that doesn't read";
+    release.count_down();
+    ASSERT_TRUE(finishes(sender));
+    sender.get();
+    EXPECT_EQ(client.recv().data, "got them");
+    EXPECT_EQ(received.load(), total);
+    EXPECT_EQ(first_wrong.load(), -1) << "message " << first_wrong.load() << " is wrong";
+}
+#endif
+
 } // namespace
 } // namespace syncws::test

@@ -322,7 +322,7 @@ TEST_F(CloseTest, DestructorClosesAndJoins) {
         auto accepted = run_async([&] { return raw_server.accept(); });
         auto client = connect(raw_server.uri());
         peer = accepted.get();
-        // Its I/O thread only: messages are written by the threads that send them.
+        // Its I/O thread only: it reads, writes and keeps the clock.
         EXPECT_TRUE(eventually([&] { return thread_count() == before + 1; }))
             << "one I/O thread: " << thread_count() << " threads, " << before << " before";
         client.send_text("before the end");

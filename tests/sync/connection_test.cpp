@@ -674,7 +674,7 @@ TEST_F(ConnectionTest, KeepaliveFailsWith1011WhenPongsDontCome) {
 
 TEST_F(ConnectionTest, LoggerMayCallIntoTheConnection) {
     // The logger is user code: syncws never calls it under its locks (log.hpp), so it may
-    // use the connection. Keepalive failure and close timeout both log from the writer.
+    // use the connection. Keepalive failure and close timeout both log from the I/O thread.
     std::atomic<ClientConnection*> self{nullptr};
     LogCapture log;
     auto capture = log.logger();

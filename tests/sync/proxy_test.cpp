@@ -511,6 +511,7 @@ public:
         return inner_->wait(read, write, wake_fd, deadline);
     }
     void shutdown_write() override { inner_->shutdown_write(); }
+    bool shutdown_write_now() override { return inner_->shutdown_write_now(); }
     void abort() noexcept override { inner_->abort(); }
     bool wait_readable(net::Deadline deadline) override { return inner_->wait_readable(deadline); }
     std::string local_address() const override { return inner_->local_address(); }
