@@ -48,7 +48,8 @@ struct ConnectionOptions {
     /// and the TCP close before dropping the connection.
     std::chrono::milliseconds close_timeout{10000};
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
-    /// wait to be written, until they drop to `write_low`.
+    /// wait to be written, until they drop to `write_low`. (Over TLS, up to 64 KiB of
+    /// encrypted records the socket did not take yet wait beyond them.)
     std::size_t write_high = 1024 * 1024;
     std::size_t write_low = 256 * 1024;
     /// Stack size of the connection's I/O thread (it needs little).

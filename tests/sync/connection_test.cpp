@@ -13,6 +13,7 @@
 
 #include <array>
 #include <atomic>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <utility>
@@ -670,6 +671,36 @@ TEST_F(ConnectionTest, KeepaliveFailsWith1011WhenPongsDontCome) {
     EXPECT_EQ(pair.client->state(), State::closed);
     // Sending now fails the same way.
     EXPECT_THROW(pair.client->send_text("late"), ConnectionClosedError);
+}
+
+TEST_F(ConnectionTest, WaitingForALatePongBurnsNoCpu) {
+    // The next ping falls due long before the pong timeout; while the pong is awaited the
+    // I/O thread must sleep in poll(), not wake at once again and again for that ping.
+    ClientOptions options;
+    options.connection.ping_interval = 20ms;
+    options.connection.ping_timeout = 1000ms;
+    RawPair pair(options);
+    pair.peer->set_auto_reply(false); // never answers pings
+    auto first = pair.peer->read_frame();
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->opcode, Opcode::ping);
+    const auto cpu = [] {
+        timespec t{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+    };
+    const auto cpu_start = cpu();
+    const auto start = Clock::now();
+    // Until the keepalive fails: the close frame (nothing else, no second ping meanwhile).
+    auto next = pair.peer->read_frame();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->opcode, Opcode::close);
+    const auto used = cpu() - cpu_start;
+    const auto elapsed = Clock::now() - start;
+    // A spinning thread uses about as much CPU as time passes; a sleeping one next to none.
+    EXPECT_LT(used, elapsed / 4)
+        << std::chrono::duration_cast<std::chrono::milliseconds>(used).count() << " ms of CPU in "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
 }
 
 TEST_F(ConnectionTest, LoggerMayCallIntoTheConnection) {
