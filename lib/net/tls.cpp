@@ -638,26 +638,28 @@ void TlsStream::throw_if_aborted() const {
     }
 }
 
+std::string TlsStream::encrypt_to_backlog(const char* data, std::size_t n) {
+    std::string failure;
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    if (n > 0) {
+        ERR_clear_error();
+        int r = SSL_write(ssl_, data, static_cast<int>(n));
+        if (r <= 0) {
+            failure = describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
+        }
+    }
+    // After the backlog, and the output the reader left behind before our records: the BIO
+    // is one ordered queue.
+    take_backlog_locked();
+    return failure;
+}
+
 void TlsStream::write_all(const char* data, std::size_t n) {
     std::lock_guard<std::mutex> write_lock(write_mutex_);
     do {
         throw_if_aborted();
         std::size_t chunk = n < write_chunk ? n : write_chunk;
-        std::string failure;
-        {
-            std::lock_guard<std::mutex> lock(tls_mutex_);
-            if (chunk > 0) {
-                ERR_clear_error();
-                int r = SSL_write(ssl_, data, static_cast<int>(chunk));
-                if (r <= 0) {
-                    failure =
-                        describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
-                }
-            }
-            // After the backlog, and the output the reader left behind before our records:
-            // the BIO is one ordered queue.
-            take_backlog_locked();
-        }
+        const std::string failure = encrypt_to_backlog(data, chunk);
         write_backlog_blocking();
         if (!failure.empty()) {
             throw TlsError("TLS error writing to " + describe_peer() + ": " + failure);
@@ -672,20 +674,8 @@ std::size_t TlsStream::write_some_now(const char* data, std::size_t n) {
     throw_if_aborted();
     if (!write_backlog_now()) return 0;
     std::size_t chunk = n < write_chunk ? n : write_chunk;
-    std::string failure;
-    {
-        std::lock_guard<std::mutex> lock(tls_mutex_);
-        if (chunk > 0) {
-            ERR_clear_error();
-            int r = SSL_write(ssl_, data, static_cast<int>(chunk));
-            if (r <= 0) {
-                failure =
-                    describe_failure(ssl_, SSL_get_error(ssl_, r), verify_detail_, peer_name_);
-            }
-        }
-        // With n = 0, only the output produced while reading.
-        take_backlog_locked();
-    }
+    // With n = 0, only the output produced while reading.
+    const std::string failure = encrypt_to_backlog(data, chunk);
     // Records that do not fit stay in the backlog; the plaintext counts as taken.
     const bool all_out = write_backlog_now();
     if (!failure.empty()) {

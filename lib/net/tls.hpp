@@ -158,6 +158,9 @@ private:
     bool readable_now();
     void take_output_locked(std::string& out);
     void take_backlog_locked();
+    // Encrypts `n` bytes (n <= write_chunk) and moves the records into the backlog, under
+    // tls_mutex_. Returns OpenSSL's failure, or "".
+    std::string encrypt_to_backlog(const char* data, std::size_t n);
     void write_out(std::string& out);
     bool write_backlog_now();
     void write_backlog_blocking();
