@@ -44,6 +44,29 @@ void Assembler::close() {
     announce_room_locked();
 }
 
+bool Assembler::ready() {
+    std::lock_guard lock(mutex_);
+    return !frames_.empty() || closed_;
+}
+
+bool Assembler::wait_locked(std::unique_lock<std::mutex>& lock, Deadline deadline) {
+    if (pump_) {
+        lock.unlock();
+        const bool pumped = pump_(deadline);
+        lock.lock();
+        if (!frames_.empty() || closed_) return true;
+        if (pumped) return !deadline || std::chrono::steady_clock::now() < *deadline;
+        // Not pumped: the I/O runs on another thread, which notifies. Anything it put while
+        // the lock was released was seen just above.
+    }
+    if (!deadline) {
+        frames_cv_.wait(lock);
+        return true;
+    }
+    return frames_cv_.wait_until(lock, *deadline) == std::cv_status::no_timeout ||
+           !frames_.empty() || closed_;
+}
+
 void Assembler::disable_flow_control() {
     std::lock_guard lock(mutex_);
     flow_control_ = false;
@@ -90,12 +113,7 @@ Assembler::Result Assembler::get(Message& out, Deadline deadline) {
             }
         }
         if (closed_) return Result::closed;
-        if (!deadline) {
-            frames_cv_.wait(lock);
-        } else if (frames_cv_.wait_until(lock, *deadline) == std::cv_status::timeout &&
-                   frames_.empty() && !closed_) {
-            return Result::timeout;
-        }
+        if (!wait_locked(lock, deadline)) return Result::timeout;
     }
 }
 
@@ -117,7 +135,8 @@ Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_f
         lock.lock();
     }
     for (;;) {
-        frames_cv_.wait(lock, [&] { return !frames_.empty() || closed_; });
+        while (frames_.empty() && !closed_)
+            wait_locked(lock, std::nullopt);
         if (frames_.empty()) return Result::closed;
         Frame frame = pop_locked();
         if (discarding_) {

@@ -30,10 +30,18 @@ namespace syncws::detail {
 /// is a leaf: nothing else is locked while holding it, and `on_room` must take no lock.
 class Assembler {
 public:
+    using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+    /// Runs the connection's I/O on the consumer's own thread until frames come, the
+    /// assembler closes or the deadline passes (README, "The handler's thread does the
+    /// I/O"). Returns false when the I/O runs elsewhere: the consumer then waits to be woken.
+    using Pump = std::function<bool(Deadline)>;
+
     /// `on_room` is called (under the assembler's lock) when the reader, told to stop by
-    /// `may_read`, may read again: it wakes the reader out of its poll().
-    Assembler(std::size_t high, std::size_t low, std::function<void()> on_room)
-        : high_(high), low_(low), on_room_(std::move(on_room)) {}
+    /// `may_read`, may read again: it wakes the reader out of its poll(). `pump` is called
+    /// with no lock of the assembler's held, instead of waiting, whenever a consumer would
+    /// wait.
+    Assembler(std::size_t high, std::size_t low, std::function<void()> on_room, Pump pump)
+        : high_(high), low_(low), on_room_(std::move(on_room)), pump_(std::move(pump)) {}
 
     /// Queues a data frame. Never blocks.
     void put(Frame frame);
@@ -45,12 +53,13 @@ public:
     bool may_read();
     /// No more frames will come: consumers get what is queued, then `closed`.
     void close();
+    /// True if a consumer would not wait: frames are queued, or the assembler is closed.
+    bool ready();
     /// Stops pausing the reader (used once closing: the peer's close frame must be read
     /// even if nobody consumes messages any more).
     void disable_flow_control();
 
     enum class Result { message, timeout, closed };
-    using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
     /// Waits for a whole message. On timeout, fragments already taken are kept for the
     /// next call.
@@ -66,6 +75,9 @@ private:
     void announce_room_locked();
     // Calls `on_fragment` (no lock held); if it throws mid-message, the rest of the message
     // is dropped.
+    // Waits for a frame or the end (`lock` held on entry and return): pumps if it can,
+    // else sleeps. False once `deadline` passed with neither.
+    bool wait_locked(std::unique_lock<std::mutex>& lock, Deadline deadline);
     void deliver_fragment(const std::function<void(std::string_view, bool)>& on_fragment,
                           std::string_view data, bool last);
 
@@ -76,6 +88,7 @@ private:
     std::condition_variable frames_cv_;
     std::deque<Frame> frames_;
     const std::function<void()> on_room_;
+    const Pump pump_;
     bool paused_ = false;
     bool reader_waiting_ = false; // may_read() said no and on_room_ has not been called since
     bool flow_control_ = true;

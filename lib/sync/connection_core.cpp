@@ -25,6 +25,12 @@ std::string ms_text(std::chrono::milliseconds d) {
     return std::to_string(d.count()) + " ms";
 }
 
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               Clock::now().time_since_epoch())
+        .count();
+}
+
 } // namespace
 
 ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
@@ -34,18 +40,123 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
       response_(std::move(response)), subprotocol_(engine->subprotocol()),
       extensions_(negotiated_extensions(*engine)), local_address_(stream->local_address()),
       remote_address_(stream->remote_address()), stream_(std::move(stream)),
-      assembler_(options_.max_queue, options_.max_queue / 4, [this] { doorbell_.ring(); }),
+      assembler_(
+          options_.max_queue, options_.max_queue / 4, [this] { doorbell_.ring(); },
+          [this](Assembler::Deadline deadline) {
+              std::unique_lock lock(engine_mutex_);
+              // Another thread waiting for messages: only an I/O thread serves it whatever
+              // the owner does.
+              if (!is_owner()) promote_locked();
+              return pump_locked(
+                  lock, [this] { return assembler_.ready(); },
+                  deadline ? *deadline : Clock::time_point::max());
+          }),
       engine_(std::move(engine)), early_(std::move(early)) {}
 
 ConnectionCore::~ConnectionCore() {
     shutdown();
 }
 
-void ConnectionCore::start() {
+void ConnectionCore::start(bool own_thread) {
+    // Not a std::vector: value-initialising 64 KiB would make every page of it resident
+    // for every idle connection. Pages the kernel never writes into stay unbacked.
+    read_buffer_.reset(new char[read_buffer_size]);
+    std::lock_guard lock(engine_mutex_);
     if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
-    io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
+    if (own_thread) {
+        io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
+        threaded_ = true;
+    } else {
+        owner_ = std::this_thread::get_id();
+        owner_away_since_ = now_ns();
+    }
     // Only now: if the thread could not start, shutdown() must not wait for it.
     started_ = true;
+}
+
+void ConnectionCore::promote_if_away(std::chrono::nanoseconds limit) {
+    const auto since = owner_away_since_.load();
+    if (since == 0 || now_ns() - since < limit.count()) return;
+    std::lock_guard lock(engine_mutex_);
+    // Looked at again under the lock: the owner may have come back meanwhile. An owner
+    // writing what it sent is away all the same: it does not read.
+    if (owner_in_loop_ || threaded_ || done_ || owner_away_since_.load() != since) return;
+    // Nothing to do while it is away: no output, no deadline before the next look, nothing
+    // to read. A handler busy for a while with a quiet peer keeps its single thread.
+    const auto wake = next_deadline_locked();
+    const bool due = wake && *wake <= Clock::now() + limit;
+    if (!due && !output_waiting_locked() &&
+        !stream_->wait(true, false, -1, Clock::now()).readable)
+        return;
+    promote_locked();
+}
+
+void ConnectionCore::promote_locked() {
+    if (threaded_ || done_) return;
+    if (io_running_) {
+        // The owner is in the loop: it leaves it and starts the thread (pump_locked).
+        if (!promote_asked_) {
+            promote_asked_ = true;
+            wake_io_locked();
+        }
+        return;
+    }
+    promote_asked_ = false;
+    try {
+        io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
+        threaded_ = true;
+        owner_away_since_ = 0;
+    } catch (...) {
+        // No thread to be had: the connection ends, on the owner's next call.
+        fail_io_locked(std::current_exception());
+    }
+}
+
+bool ConnectionCore::pump_locked(std::unique_lock<std::mutex>& lock, const Predicate& until,
+                                 Clock::time_point deadline) {
+    if (threaded_ || done_ || !is_owner()) return false;
+    io_running_ = true;
+    owner_in_loop_ = true;
+    owner_away_since_ = 0;
+    LoopEnd end = LoopEnd::over;
+    try {
+        end = run_io(lock, until, deadline);
+    } catch (...) {
+        if (!lock.owns_lock()) lock.lock();
+        fail_io_locked(std::current_exception());
+    }
+    io_running_ = false;
+    owner_in_loop_ = false;
+    if (end == LoopEnd::over) {
+        finish_io_locked(lock);
+        return true;
+    }
+    owner_away_since_ = now_ns();
+    // Threads waiting for what the owner's loop would have done next need one that stays.
+    if (promote_asked_ || foreign_waiters_ > 0) promote_locked();
+    return true;
+}
+
+bool ConnectionCore::wait_locked(std::unique_lock<std::mutex>& lock, const Predicate& done,
+                                 Clock::time_point deadline) {
+    for (;;) {
+        if (done()) return true;
+        if (deadline != Clock::time_point::max() && Clock::now() >= deadline) return false;
+        if (pump_locked(lock, done, deadline)) continue;
+        // Not the owner (or an I/O thread runs): the runner notifies. While the owner runs
+        // the loop it serves this thread too, and promotes when it leaves (pump_locked);
+        // while it is away, only a thread of the connection's own can.
+        const bool foreign = !threaded_ && !done_;
+        if (foreign) {
+            if (!io_running_) promote_locked();
+            ++foreign_waiters_;
+        }
+        if (deadline == Clock::time_point::max())
+            state_cv_.wait(lock);
+        else
+            state_cv_.wait_until(lock, deadline);
+        if (foreign) --foreign_waiters_;
+    }
 }
 
 void ConnectionCore::log(LogLevel level, const std::string& message) const {
@@ -60,33 +171,41 @@ void ConnectionCore::log(LogLevel level, const std::string& message) const {
 // ----- the I/O thread -------------------------------------------------------------------
 
 void ConnectionCore::io_loop() {
-    std::unique_lock lock(engine_mutex_, std::defer_lock);
+    std::unique_lock lock(engine_mutex_);
     try {
-        run_io(lock);
+        run_io(lock, Predicate{}, Clock::time_point::max());
     } catch (...) {
         // Out of memory and the like: this connection ends, the process goes on.
         if (!lock.owns_lock()) lock.lock();
         fail_io_locked(std::current_exception());
     }
     if (!lock.owns_lock()) lock.lock();
+    finish_io_locked(lock);
+}
+
+void ConnectionCore::finish_io_locked(std::unique_lock<std::mutex>& lock) {
     done_ = true;
+    owner_away_since_ = 0;
     state_cv_.notify_all();
     lock.unlock();
     assembler_.close();
     fail_pings();
     log(LogLevel::debug, "connection with " + remote_address_ + " closed");
+    lock.lock();
 }
 
-void ConnectionCore::run_io(std::unique_lock<std::mutex>& lock) {
-    // Not a std::vector: value-initialising 64 KiB would make every page of it resident
-    // for every idle connection. Pages the kernel never writes into stay unbacked.
-    const std::unique_ptr<char[]> buffer(new char[read_buffer_size]);
-    std::vector<Event> events;
-    lock.lock();
-    events.swap(early_);
-    lock.unlock();
-    deliver(events);
-    lock.lock();
+ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& lock,
+                                               const Predicate& until,
+                                               Clock::time_point deadline) {
+    char* const buffer = read_buffer_.get();
+    std::vector<Event>& events = events_;
+    if (!early_.empty()) {
+        events.swap(early_);
+        lock.unlock();
+        deliver(events);
+        lock.lock();
+    }
+    bool polled = false;
     for (;;) {
         if (!write_blocked_ && !aborted_ && output_waiting_locked()) write_locked(lock);
         if (engine_->eof_to_send() && !eof_sent_ && (aborted_ || !output_waiting_locked())) {
@@ -108,8 +227,19 @@ void ConnectionCore::run_io(std::unique_lock<std::mutex>& lock) {
             continue;
         }
         // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
-        if (eof_received_ && (aborted_ || !output_waiting_locked())) break;
+        if (eof_received_ && (aborted_ || !output_waiting_locked())) return LoopEnd::over;
         if (keep_time_locked(lock)) continue;
+        // The owner's turn ends as soon as what it waits for is there, but not before it
+        // looked at the socket once: a handler that only sends must still read (pings, the
+        // peer's close).
+        bool met = false;
+        if (until) {
+            if (promote_asked_) return LoopEnd::promoted;
+            met = until();
+            if (met && polled) return LoopEnd::until;
+            if (!met && deadline != Clock::time_point::max() && Clock::now() >= deadline)
+                return LoopEnd::deadline;
+        }
 
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
         // peer) and let the assembler ring when there is room again.
@@ -117,7 +247,10 @@ void ConnectionCore::run_io(std::unique_lock<std::mutex>& lock) {
         // Output still queued (write_locked takes the engine's once per call) means: write
         // again as soon as poll() has let reads in.
         const bool want_write = (write_blocked_ || output_waiting_locked()) && !aborted_;
-        const auto wake = next_deadline_locked();
+        auto wake = next_deadline_locked();
+        if (deadline != Clock::time_point::max() && (!wake || deadline < *wake)) wake = deadline;
+        if (met) wake = Clock::now();
+        polled = true;
         io_waiting_ = true;
         lock.unlock();
         net::Readiness ready;
@@ -133,11 +266,11 @@ void ConnectionCore::run_io(std::unique_lock<std::mutex>& lock) {
         io_waiting_ = false;
         if (error) {
             fail_io_locked(error);
-            return;
+            return LoopEnd::over;
         }
         if (ready.writable) write_blocked_ = false;
         // Readable also when not asked: a dead connection (POLLHUP, POLLERR) or an abort.
-        if (ready.readable && !eof_received_ && !read_once(lock, buffer.get(), events)) {
+        if (ready.readable && !eof_received_ && !read_once(lock, buffer, events)) {
             eof_received_ = true;
             // Our own last bytes get at most the close timeout to leave.
             if (!close_deadline_) close_deadline_ = deadline_after(options_.close_timeout);
@@ -264,9 +397,29 @@ void ConnectionCore::wake_io_locked() {
     doorbell_.ring();
 }
 
-void ConnectionCore::output_queued_locked() {
-    // A blocked socket is what the I/O thread waits for: new output changes nothing.
-    if (!write_blocked_) wake_io_locked();
+void ConnectionCore::output_queued_locked(std::unique_lock<std::mutex>& lock) {
+    if (threaded_ || io_running_) {
+        // A blocked socket is what the runner waits for: new output changes nothing.
+        if (!write_blocked_) wake_io_locked();
+        return;
+    }
+    if (done_) return;
+    if (!is_owner()) {
+        // Sent from elsewhere while the owner is away, for who knows how long.
+        promote_locked();
+        return;
+    }
+    // The owner, between calls. A received message waiting for it means it is coming back
+    // for it at once: this goes out with the answers to those, in one write, as the I/O
+    // thread would batch it. (If it does not come back, the keeper promotes.)
+    if (assembler_.ready()) return;
+    io_running_ = true;
+    // Again while other threads queued output meanwhile: they rang nobody.
+    do
+        write_locked(lock);
+    while (!write_blocked_ && !aborted_ && engine_->output_size() > 0 && !promote_asked_);
+    io_running_ = false;
+    if (promote_asked_ || foreign_waiters_ > 0) promote_locked();
 }
 
 void ConnectionCore::after_engine_call_locked() {
@@ -377,11 +530,14 @@ void ConnectionCore::fail_pings() {
 
 void ConnectionCore::wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message) {
     if (unwritten_locked() <= options_.write_high) return;
-    // Above the high mark: wait until the I/O thread brings it down to the low mark.
-    state_cv_.wait(lock, [&] {
-        return unwritten_locked() <= options_.write_low || engine_->state() != State::open ||
-               done_ || aborted_ || (new_message && closing_);
-    });
+    // Above the high mark: wait until the I/O brings it down to the low mark.
+    wait_locked(
+        lock,
+        [&] {
+            return unwritten_locked() <= options_.write_low || engine_->state() != State::open ||
+                   done_ || aborted_ || (new_message && closing_);
+        },
+        Clock::time_point::max());
 }
 
 void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
@@ -398,7 +554,7 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
         engine_->send_text(data.as_string_view(), true, compress);
     else
         engine_->send_binary(data, true, compress);
-    output_queued_locked();
+    output_queued_locked(lock);
 }
 
 void ConnectionCore::send_fragments(bool binary,
@@ -415,11 +571,11 @@ void ConnectionCore::send_fragments(bool binary,
             if (!first) {
                 // Part of the message is out and the rest will never come: no other message
                 // can follow it, so the connection fails (as websockets does).
-                std::lock_guard lock(engine_mutex_);
+                std::unique_lock lock(engine_mutex_);
                 engine_->fail(static_cast<std::uint16_t>(CloseCode::internal_error),
                               "error in fragmented message");
                 after_engine_call_locked();
-                output_queued_locked();
+                output_queued_locked(lock);
             }
             throw;
         }
@@ -437,7 +593,7 @@ void ConnectionCore::send_fragments(bool binary,
             engine_->send_text(payload.as_string_view(), fin);
         else
             engine_->send_continuation(payload, fin);
-        output_queued_locked();
+        output_queued_locked(lock);
         if (fin) return;
         first = false;
         current = std::move(following);
@@ -456,7 +612,7 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     auto future = ping.done.get_future();
     engine_->send_ping(BytesView(ping.payload));
     pings_.push_back(std::move(ping));
-    output_queued_locked();
+    output_queued_locked(lock);
     return future;
 }
 
@@ -464,7 +620,7 @@ void ConnectionCore::pong(BytesView data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
     engine_->send_pong(data);
-    output_queued_locked();
+    output_queued_locked(lock);
 }
 
 // ----- receiving ------------------------------------------------------------------------
@@ -503,7 +659,7 @@ bool ConnectionCore::recv_streaming(
 
 bool ConnectionCore::wait_closed_locked(std::unique_lock<std::mutex>& lock,
                                         Clock::time_point deadline) {
-    return state_cv_.wait_until(lock, deadline, [&] { return done_; });
+    return wait_locked(lock, [&] { return done_; }, deadline);
 }
 
 void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
@@ -528,7 +684,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         if (have_send_lock && engine_->state() == State::open && !aborted_) {
             engine_->send_close(code, reason);
             after_engine_call_locked();
-            output_queued_locked();
+            output_queued_locked(lock);
         }
     }
     if (have_send_lock) send_lock.unlock();
@@ -540,30 +696,30 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         lock.unlock(); // the logger is user code: not under the engine lock
         log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
         lock.lock();
-        state_cv_.wait(lock, [&] { return done_; });
+        wait_locked(lock, [&] { return done_; }, Clock::time_point::max());
     }
 }
 
 void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
-    std::lock_guard lock(engine_mutex_);
+    std::unique_lock lock(engine_mutex_);
     if (!started_ || engine_->state() != State::open || aborted_) return;
     closing_ = true;
     engine_->send_close(code, reason);
     after_engine_call_locked();
-    output_queued_locked();
+    output_queued_locked(lock);
 }
 
 bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
     std::unique_lock send_lock(send_mutex_, std::try_to_lock);
     if (!send_lock) return false;
-    std::lock_guard lock(engine_mutex_);
+    std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_ || closing_) return false;
     if (unwritten_locked() > options_.write_high) return false;
     if (opcode == Opcode::text)
         engine_->send_text(data.as_string_view());
     else
         engine_->send_binary(data);
-    output_queued_locked();
+    output_queued_locked(lock);
     return true;
 }
 
@@ -579,8 +735,13 @@ void ConnectionCore::shutdown() noexcept {
         aborted_ = true;
         state_cv_.notify_all();
     }
-    stream_->abort(); // wakes the I/O thread's poll()
+    stream_->abort(); // wakes the I/O runner's poll()
     assembler_.close();
+    {
+        // The owner runs the loop to its end; another thread has it promoted.
+        std::unique_lock lock(engine_mutex_);
+        wait_locked(lock, [&] { return done_; }, Clock::time_point::max());
+    }
     io_thread_.join();
 }
 

@@ -19,15 +19,23 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace syncws::detail {
 
 /// Runs an open engine over a stream (README, "Threading contract").
 ///
-/// One I/O thread per connection reads, writes and keeps the clock, in a poll() loop over
-/// the socket and a doorbell; senders queue into the engine and ring. Messages queued while
-/// the thread was busy leave together in its next write.
+/// One thread at a time runs the I/O loop: it reads, writes and keeps the clock in a
+/// poll() over the socket and a doorbell; senders queue into the engine and ring. Messages
+/// queued while it was busy leave together in its next write. Who runs it:
+/// - a connection started with its own I/O thread: that thread, always;
+/// - a server connection: its handler's thread (the owner), inside the calls that wait
+///   (`recv`, a `send` above the high mark, `close`), until the connection is *promoted*
+///   to its own I/O thread for good: when another thread must wait on it or queues output
+///   while the owner is away, or when the server's keeper sees the owner away too long
+///   (`promote_if_away`). Away, the owner's own sends are written at once, or, while a
+///   received message waits for it, left to go with its answers when it comes back.
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
@@ -44,8 +52,13 @@ public:
     ConnectionCore& operator=(const ConnectionCore&) = delete;
     ~ConnectionCore();
 
-    /// Starts the I/O thread.
-    void start();
+    /// Starts the connection: with its own I/O thread, or (`own_thread` false) run by the
+    /// calling thread, its owner, until promoted.
+    void start(bool own_thread);
+    /// Gives the connection its own I/O thread if its owner has been away from it (not
+    /// running its I/O) for `limit` or longer: deadlines, pings and deferred output must
+    /// not wait for a handler busy elsewhere. For the server's keeper; any thread.
+    void promote_if_away(std::chrono::nanoseconds limit);
 
     void send_data(Opcode opcode, BytesView data, bool compress);
     void send_fragments(bool binary, const std::function<std::optional<std::string>()>& next);
@@ -91,9 +104,29 @@ private:
         bool keepalive = false;
     };
 
+    enum class LoopEnd { over, until, deadline, promoted };
+    using Predicate = std::function<bool()>;
+
     void io_loop();
-    // The loop itself; returns (with `lock` held) once the connection is over.
-    void run_io(std::unique_lock<std::mutex>& lock);
+    // The loop itself (`lock` held on entry and return). On the I/O thread it returns once
+    // the connection is over; on the owner's, also once `until` holds (checked with the
+    // lock held), `deadline` passed, or promotion was asked for.
+    LoopEnd run_io(std::unique_lock<std::mutex>& lock, const Predicate& until,
+                   Clock::time_point deadline);
+    // Runs the loop on the calling thread if it is the owner of a connection without an
+    // I/O thread; false (after asking for promotion, if another thread is calling) when it
+    // cannot: the caller then waits to be notified.
+    bool pump_locked(std::unique_lock<std::mutex>& lock, const Predicate& until,
+                     Clock::time_point deadline);
+    // Waits until `done` holds or `deadline` passes, pumping when it can. Returns `done()`.
+    bool wait_locked(std::unique_lock<std::mutex>& lock, const Predicate& done,
+                     Clock::time_point deadline);
+    // Starts the I/O thread (engine_mutex_ held), or, while the owner runs the loop, asks it
+    // to stop and start it.
+    void promote_locked();
+    // The connection is over: wakes everyone and fails what still waits.
+    void finish_io_locked(std::unique_lock<std::mutex>& lock);
+    bool is_owner() const { return owner_ == std::this_thread::get_id(); }
     // The I/O thread's turn at the clock: keepalive pings, the pong and close deadlines.
     // Returns true if it did something (the loop goes round again).
     bool keep_time_locked(std::unique_lock<std::mutex>& lock);
@@ -113,8 +146,9 @@ private:
     // Tells the I/O thread, if it sits in poll(), that it must look again: output to write,
     // an earlier deadline, the end.
     void wake_io_locked();
-    // After a sender queued output: wakes the I/O thread unless it waits for writable anyway.
-    void output_queued_locked();
+    // After a sender queued output: wakes the I/O thread unless it waits for writable
+    // anyway; with no I/O thread and the owner away, writes it or promotes.
+    void output_queued_locked(std::unique_lock<std::mutex>& lock);
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();
@@ -142,7 +176,10 @@ private:
     std::unique_ptr<net::Stream> stream_;
     Doorbell doorbell_;
     Assembler assembler_;
-    std::vector<Frame> data_frames_; // the I/O thread's: frames on their way to the assembler
+    std::vector<Frame> data_frames_; // the I/O runner's: frames on their way to the assembler
+    std::unique_ptr<char[]> read_buffer_; // the I/O runner's
+    std::vector<Event> events_;           // the I/O runner's
+    std::thread::id owner_;               // set by start(false), before any other call
 
     TimedMutex send_mutex_;
     mutable std::mutex engine_mutex_;
@@ -151,7 +188,7 @@ private:
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
     // Output taken from the engine; [outbox_sent_, size) is still to be written. Only the
-    // I/O thread changes it, and it reads it unlocked while it writes.
+    // I/O runner changes it, and it reads it unlocked while it writes.
     Bytes outbox_;
     std::size_t outbox_sent_ = 0;
     bool write_blocked_ = false; // the socket took nothing: the I/O thread waits for writable
@@ -160,7 +197,12 @@ private:
     std::optional<Clock::time_point> pong_deadline_;
     std::deque<PendingPing> pings_;
     std::exception_ptr cause_; // the first I/O or keepalive error
-    bool io_waiting_ = false;  // the I/O thread is in poll(), deaf to anything but the doorbell
+    bool io_waiting_ = false;  // the I/O runner is in poll(), deaf to anything but the doorbell
+    bool io_running_ = false;  // the owner runs the I/O (loop or write): nobody else may
+    bool owner_in_loop_ = false; // ...and it is the loop, which reads
+    bool threaded_ = false;    // the I/O thread runs (or ran) the I/O, for good
+    bool promote_asked_ = false; // the owner is to leave the loop and start the I/O thread
+    int foreign_waiters_ = 0;    // other threads in wait_locked while the owner runs the I/O
     bool eof_received_ = false;
     bool eof_sent_ = false;
     bool done_ = false; // the I/O thread is finished: the connection is over
@@ -170,6 +212,9 @@ private:
     std::atomic<std::int64_t> latency_ns_{0};
     std::atomic<bool> started_{false};
     std::atomic<bool> shut_down_{false};
+    // When the owner last left the loop (steady clock, ns): since then nothing read. 0
+    // while it runs it or once there is an I/O thread. Read by the keeper without the lock.
+    std::atomic<std::int64_t> owner_away_since_{0};
     Thread io_thread_;
 };
 

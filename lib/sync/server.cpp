@@ -24,10 +24,22 @@ namespace syncws {
 
 using detail::Clock;
 
+namespace {
+
+// A handler's thread runs its connection's I/O while it waits in recv() (README, "The
+// handler's thread does the I/O"). One that stays away longer than this, with something
+// for the connection to do (a deadline, output, input), gets an I/O thread for it. It
+// bounds how late a keepalive ping or an answer deferred for a batch can be, and is the
+// keeper's period: a scan of every connection, so not much shorter.
+constexpr std::chrono::milliseconds owner_away_limit{50};
+
+} // namespace
+
 struct Server::Impl {
     Impl(Handler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
     void accept_loop();
+    void keep_loop();
     void handle(std::unique_ptr<net::Stream> stream, int watch_fd);
     void watch_handshake(int fd);
     void unwatch_handshake(int fd);
@@ -54,6 +66,7 @@ struct Server::Impl {
     // it are dropped rather than piling up threads.
     std::unique_ptr<detail::ThreadPool> refusals;
     detail::Thread accept_thread;
+    detail::Thread keeper_thread;
 
     mutable std::mutex mutex;
     std::set<std::shared_ptr<detail::ConnectionCore>> open; // guarded by mutex
@@ -66,6 +79,7 @@ struct Server::Impl {
     std::set<int> handshaking;
     bool stopping = false;              // guarded by mutex
     std::condition_variable stop_cv;    // signals `stopping`
+    std::condition_variable keeper_cv;  // signals `stopping`, and a first connection
     std::uint16_t shutdown_code = 1001; // guarded by mutex
     std::string shutdown_reason;        // guarded by mutex
     std::mutex shutdown_mutex;
@@ -91,6 +105,7 @@ Server::Server(Handler handler, ServerOptions options)
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
                                                   o.idle_thread_timeout, 8 * 1024 * 1024);
     s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);
+    s.keeper_thread.start(64 * 1024, [&s] { s.keep_loop(); });
 }
 
 Server::~Server() {
@@ -155,6 +170,17 @@ void Server::Impl::accept_loop() {
             log(LogLevel::warning,
                 "dropping a connection: " + std::to_string(options.max_connections) +
                     " connections open and refusals already in progress");
+    }
+}
+
+void Server::Impl::keep_loop() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+        // No connection, no reason to wake.
+        keeper_cv.wait(lock, [&] { return stopping || !open.empty(); });
+        if (keeper_cv.wait_for(lock, owner_away_limit, [&] { return stopping; })) return;
+        for (const auto& core : open)
+            core->promote_if_away(owner_away_limit);
     }
 }
 
@@ -289,9 +315,13 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             stopped = stopping;
             stop_code = shutdown_code;
             stop_reason = shutdown_reason;
-            if (!stopped) open.insert(core);
+            if (!stopped) {
+                if (open.empty()) keeper_cv.notify_one();
+                open.insert(core);
+            }
         }
-        core->start();
+        // Started by the thread that will run the handler: it runs the connection's I/O.
+        core->start(false);
         if (stopped) {
             // shutdown() raced with this handshake. The client has its 101: close the
             // connection the way shutdown closes the others, not with a silent drop (1006).
@@ -331,6 +361,7 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
         if (s.stopping) return;
         s.stopping = true;
         s.stop_cv.notify_all();
+        s.keeper_cv.notify_all();
         s.shutdown_code = code;
         s.shutdown_reason = std::string(reason);
         open.assign(s.open.begin(), s.open.end());
@@ -339,6 +370,7 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.listener->close();
     s.accept_thread.join();
+    s.keeper_thread.join();
     s.refusals->shutdown();
     // Send every close frame first, then wait: closing one by one would add up the
     // timeouts of unresponsive clients.

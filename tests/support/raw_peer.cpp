@@ -101,6 +101,13 @@ void RawPeer::send_text(std::string_view text, bool fin) {
     after_command(lock);
 }
 
+void RawPeer::send_texts_at_once(const std::vector<std::string>& texts) {
+    std::unique_lock lock(mutex_);
+    for (const auto& text : texts)
+        engine_->send_text(text);
+    after_command(lock);
+}
+
 void RawPeer::send_binary(std::string_view data, bool fin) {
     std::unique_lock lock(mutex_);
     engine_->send_binary(BytesView(data), fin);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace syncws::test {
 
@@ -58,6 +59,8 @@ public:
     void send_text(std::string_view text, bool fin = true);
     void send_binary(std::string_view data, bool fin = true);
     void send_continuation(std::string_view data, bool fin);
+    /// Whole text messages in one write, so that they arrive in one read.
+    void send_texts_at_once(const std::vector<std::string>& texts);
     void send_ping(std::string_view data);
     void send_pong(std::string_view data);
     void send_close(std::uint16_t code, std::string_view reason = {});

@@ -1,0 +1,223 @@
+// A server connection's I/O on its handler's thread: what runs where, and that nothing waits
+// on a handler that is away (pings, deferred answers, sends from other threads, deadlines).
+#include "raw_peer.hpp"
+#include "sync_test_util.hpp"
+
+#include <syncws/client.hpp>
+#include <syncws/errors.hpp>
+#include <syncws/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace syncws::test {
+namespace {
+
+using HandlerIoTest = SyncTest;
+
+TEST_F(HandlerIoTest, AnEchoConnectionRunsOnItsHandlerThreadAlone) {
+    auto server = start_server(echo_handler());
+    const int before = thread_count();
+    auto client = connect(uri_of(*server));
+    client.send_text("hello");
+    EXPECT_EQ(client.recv().data, "hello");
+    // The client's I/O thread and the handler's: no I/O thread on the server side.
+    EXPECT_EQ(thread_count(), before + 2);
+}
+
+TEST_F(HandlerIoTest, AHandlerAwayFromTheConnectionStillHasPingsAnswered) {
+    Latch received;
+    Latch release;
+    auto server = start_server([&](ServerConnection& c) {
+        c.recv();
+        received.count_down();
+        release.wait(); // busy elsewhere, not in recv()
+        c.send_text("back");
+    });
+    auto peer = RawPeer::connect(server->port());
+    peer->send_text("work");
+    ASSERT_TRUE(received.wait());
+    const int before = thread_count();
+    peer->send_ping("still there?");
+    const auto pong = peer->read_frame();
+    ASSERT_TRUE(pong);
+    EXPECT_EQ(pong->opcode, Opcode::pong);
+    EXPECT_EQ(pong->payload, "still there?");
+    // The keeper gave the connection an I/O thread of its own.
+    EXPECT_EQ(thread_count(), before + 1);
+    release.count_down();
+    const auto back = peer->read_message();
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->data, "back");
+}
+
+TEST_F(HandlerIoTest, AnAnswerHeldForABatchLeavesWhenTheHandlerStaysAway) {
+    Latch release;
+    auto server = start_server([&](ServerConnection& c) {
+        // Two messages came in one read: this answer waits to go with the second's...
+        c.send_text("answer to " + c.recv().data);
+        // ...but the handler does not come back for it.
+        release.wait();
+        c.send_text("answer to " + c.recv().data);
+    });
+    auto peer = RawPeer::connect(server->port());
+    peer->send_texts_at_once({"one", "two"});
+    const auto first = peer->read_message();
+    release.count_down();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->data, "answer to one");
+    const auto second = peer->read_message();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->data, "answer to two");
+}
+
+TEST_F(HandlerIoTest, AnswersToMessagesOfOneReadAllArrive) {
+    auto server = start_server(echo_handler());
+    auto peer = RawPeer::connect(server->port());
+    std::vector<std::string> batch;
+    for (int i = 0; i < 50; ++i)
+        batch.push_back("message " + std::to_string(i));
+    peer->send_texts_at_once(batch);
+    for (const auto& sent : batch) {
+        const auto echoed = peer->read_message();
+        ASSERT_TRUE(echoed);
+        EXPECT_EQ(echoed->data, sent);
+    }
+}
+
+TEST_F(HandlerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
+    auto server = start_server([&](ServerConnection& c) {
+        std::thread other([&] { c.send_text("from another thread"); });
+        const auto message = c.recv(); // waits, running the I/O, while the other one sends
+        other.join();
+        c.send_text("handler got " + message.data);
+    });
+    auto client = connect(uri_of(*server));
+    EXPECT_EQ(client.recv().data, "from another thread");
+    client.send_text("bye");
+    EXPECT_EQ(client.recv().data, "handler got bye");
+}
+
+TEST_F(HandlerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
+    Latch release;
+    auto server = start_server([&](ServerConnection& c) {
+        auto other = run_async([&] { return c.recv().data; });
+        const auto got = other.get();
+        c.send_text("other thread got " + got);
+        release.wait();
+    });
+    auto client = connect(uri_of(*server));
+    client.send_text("for whoever listens");
+    EXPECT_EQ(client.recv().data, "other thread got for whoever listens");
+    release.count_down();
+}
+
+TEST_F(HandlerIoTest, KeepalivePingsGoOutWhileTheHandlerWaitsInRecv) {
+    auto options = local_options();
+    options.connection.ping_interval = std::chrono::milliseconds(20);
+    auto server = start_server(echo_handler(), options);
+    auto peer = RawPeer::connect(server->port());
+    const int before = thread_count();
+    const auto frame = peer->read_frame();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->opcode, Opcode::ping);
+    // Sent by the handler's thread from inside recv(): no thread was added for it.
+    EXPECT_EQ(thread_count(), before);
+}
+
+TEST_F(HandlerIoTest, RecvForTimesOutOnTheHandlerThread) {
+    auto server = start_server([](ServerConnection& c) {
+        const auto nothing = c.recv_for(std::chrono::milliseconds(10));
+        c.send_text(nothing ? "unexpected " + nothing->data : "timed out");
+        c.send_text("then " + c.recv().data);
+    });
+    auto client = connect(uri_of(*server));
+    EXPECT_EQ(client.recv().data, "timed out");
+    client.send_text("a message");
+    EXPECT_EQ(client.recv().data, "then a message");
+}
+
+TEST_F(HandlerIoTest, StreamingFragmentsThatArriveOneByOne) {
+    auto server = start_server([](ServerConnection& c) {
+        std::string whole;
+        c.recv_streaming([&](std::string_view fragment, bool last) {
+            whole += fragment;
+            // Asks for the next fragment from inside the callback: the handler's thread
+            // must write this and read on between fragments.
+            if (!last) c.send_text("got " + std::string(fragment));
+        });
+        c.send_text("whole: " + whole);
+    });
+    auto peer = RawPeer::connect(server->port());
+    peer->send_text("first ", false);
+    auto ack = peer->read_message();
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->data, "got first ");
+    peer->send_continuation("second", true);
+    const auto whole = peer->read_message();
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(whole->data, "whole: first second");
+}
+
+TEST_F(HandlerIoTest, AHandlerThatOnlySendsStillHasPingsAnswered) {
+    // It never calls recv(): the peer's ping is read while its sends wait for room, or by
+    // the I/O thread the keeper gives it.
+    auto options = local_options();
+    options.connection.write_high = 64 * 1024;
+    options.connection.write_low = 16 * 1024;
+    const std::string chunk = pattern(64 * 1024, 7);
+    std::atomic<bool> stop{false};
+    auto server = start_server(
+        [&](ServerConnection& c) {
+            while (!stop)
+                c.send_binary(BytesView(chunk));
+            c.send_text("stopped");
+            c.recv();
+        },
+        options);
+    auto peer = RawPeer::connect(server->port());
+    peer->send_ping("p");
+    for (;;) {
+        const auto frame = peer->read_frame();
+        ASSERT_TRUE(frame);
+        if (frame->opcode == Opcode::pong) {
+            EXPECT_EQ(frame->payload, "p");
+            break;
+        }
+        ASSERT_TRUE(frame->payload == chunk);
+    }
+    stop = true;
+    for (;;) {
+        const auto message = peer->read_message();
+        ASSERT_TRUE(message);
+        if (!message->binary) {
+            EXPECT_EQ(message->data, "stopped");
+            break;
+        }
+        ASSERT_TRUE(message->data == chunk);
+    }
+    peer->send_text("done");
+}
+
+TEST_F(HandlerIoTest, ShutdownClosesConnectionsWhoseHandlersWaitInRecv) {
+    auto server = start_server(echo_handler());
+    std::vector<ClientConnection> clients;
+    for (int i = 0; i < 5; ++i)
+        clients.push_back(connect(uri_of(*server)));
+    for (auto& client : clients) {
+        client.send_text("up");
+        EXPECT_EQ(client.recv().data, "up");
+    }
+    server->shutdown();
+    for (auto& client : clients) {
+        EXPECT_THROW(client.recv(), ConnectionClosedOK);
+        EXPECT_EQ(client.close_code(), 1001);
+    }
+}
+
+} // namespace
+} // namespace syncws::test
