@@ -133,7 +133,7 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
         auto core = std::make_shared<detail::ConnectionCore>(
             std::move(engine), std::move(stream), options.connection, request,
             std::move(*result.response), std::move(result.early));
-        core->start(true);
+        core->start(detail::ConnectionCore::Keeper::standby_thread);
         return ClientConnection(std::move(core));
     }
 }

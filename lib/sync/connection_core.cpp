@@ -46,7 +46,7 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
               std::unique_lock lock(engine_mutex_);
               // Another thread waiting for messages: only an I/O thread serves it whatever
               // the owner does.
-              if (!is_owner()) promote_locked();
+              if (!owns_io_locked()) promote_locked();
               return pump_locked(
                   lock, [this] { return assembler_.ready(); },
                   deadline ? *deadline : Clock::time_point::max());
@@ -57,38 +57,60 @@ ConnectionCore::~ConnectionCore() {
     shutdown();
 }
 
-void ConnectionCore::start(bool own_thread) {
+void ConnectionCore::start(Keeper keeper) {
     // Not a std::vector: value-initialising 64 KiB would make every page of it resident
     // for every idle connection. Pages the kernel never writes into stay unbacked.
     read_buffer_.reset(new char[read_buffer_size]);
     std::lock_guard lock(engine_mutex_);
     if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
-    if (own_thread) {
-        io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
-        threaded_ = true;
+    owner_away_since_ = now_ns();
+    if (keeper == Keeper::standby_thread) {
+        // The owner is whoever calls first (a client is often connected on one thread and
+        // used on another).
+        standby_ = true;
+        io_thread_.start(options_.thread_stack_size, [this] { standby_loop(); });
     } else {
         owner_ = std::this_thread::get_id();
-        owner_away_since_ = now_ns();
     }
     // Only now: if the thread could not start, shutdown() must not wait for it.
     started_ = true;
+}
+
+bool ConnectionCore::owns_io_locked() {
+    const auto self = std::this_thread::get_id();
+    if (owner_ == std::thread::id()) owner_ = self;
+    return owner_ == self;
+}
+
+void ConnectionCore::standby_loop() {
+    std::unique_lock lock(engine_mutex_);
+    while (!threaded_ && !done_) {
+        standby_cv_.wait_for(lock, owner_away_limit);
+        if (!threaded_ && !done_ && owner_away_with_work_locked(owner_away_limit))
+            promote_locked();
+    }
+    if (done_) return;
+    io_loop_locked(lock);
 }
 
 void ConnectionCore::promote_if_away(std::chrono::nanoseconds limit) {
     const auto since = owner_away_since_.load();
     if (since == 0 || now_ns() - since < limit.count()) return;
     std::lock_guard lock(engine_mutex_);
-    // Looked at again under the lock: the owner may have come back meanwhile. An owner
-    // writing what it sent is away all the same: it does not read.
-    if (owner_in_loop_ || threaded_ || done_ || owner_away_since_.load() != since) return;
+    if (owner_away_with_work_locked(limit)) promote_locked();
+}
+
+bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit) {
+    // An owner writing what it sent is away all the same: it does not read.
+    const auto since = owner_away_since_.load();
+    if (owner_in_loop_ || threaded_ || done_ || since == 0 || now_ns() - since < limit.count())
+        return false;
     // Nothing to do while it is away: no output, no deadline before the next look, nothing
     // to read. A handler busy for a while with a quiet peer keeps its single thread.
     const auto wake = next_deadline_locked();
     const bool due = wake && *wake <= Clock::now() + limit;
-    if (!due && !output_waiting_locked() &&
-        !stream_->wait(true, false, -1, Clock::now()).readable)
-        return;
-    promote_locked();
+    return due || output_waiting_locked() ||
+           stream_->wait(true, false, -1, Clock::now()).readable;
 }
 
 void ConnectionCore::promote_locked() {
@@ -102,6 +124,12 @@ void ConnectionCore::promote_locked() {
         return;
     }
     promote_asked_ = false;
+    if (standby_) {
+        threaded_ = true;
+        owner_away_since_ = 0;
+        standby_cv_.notify_one();
+        return;
+    }
     try {
         io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
         threaded_ = true;
@@ -114,7 +142,7 @@ void ConnectionCore::promote_locked() {
 
 bool ConnectionCore::pump_locked(std::unique_lock<std::mutex>& lock, const Predicate& until,
                                  Clock::time_point deadline) {
-    if (threaded_ || done_ || !is_owner()) return false;
+    if (threaded_ || done_ || !owns_io_locked()) return false;
     io_running_ = true;
     owner_in_loop_ = true;
     owner_away_since_ = 0;
@@ -172,6 +200,10 @@ void ConnectionCore::log(LogLevel level, const std::string& message) const {
 
 void ConnectionCore::io_loop() {
     std::unique_lock lock(engine_mutex_);
+    io_loop_locked(lock);
+}
+
+void ConnectionCore::io_loop_locked(std::unique_lock<std::mutex>& lock) {
     try {
         run_io(lock, Predicate{}, Clock::time_point::max());
     } catch (...) {
@@ -187,6 +219,7 @@ void ConnectionCore::finish_io_locked(std::unique_lock<std::mutex>& lock) {
     done_ = true;
     owner_away_since_ = 0;
     state_cv_.notify_all();
+    standby_cv_.notify_one();
     lock.unlock();
     assembler_.close();
     fail_pings();
@@ -404,7 +437,7 @@ void ConnectionCore::output_queued_locked(std::unique_lock<std::mutex>& lock) {
         return;
     }
     if (done_) return;
-    if (!is_owner()) {
+    if (!owns_io_locked()) {
         // Sent from elsewhere while the owner is away, for who knows how long.
         promote_locked();
         return;
@@ -428,7 +461,10 @@ void ConnectionCore::after_engine_call_locked() {
         wake_io_locked();
     }
     if (engine_->eof_to_send()) wake_io_locked();
-    if (engine_->state() != State::open) state_cv_.notify_all();
+    if (engine_->state() != State::open) {
+        state_cv_.notify_all();
+        wake_io_locked(); // the owner may be pumping for room: that wait is over
+    }
 }
 
 // ----- writing --------------------------------------------------------------------------
@@ -674,6 +710,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         std::lock_guard lock(engine_mutex_);
         closing_ = true;
         state_cv_.notify_all();
+        wake_io_locked(); // an owner waiting for room pumps: it looks at closing_ too
     }
     // The message being sent finishes first (its fragments must not be cut by the close
     // frame), unless its sender is stuck on a peer that doesn't read.

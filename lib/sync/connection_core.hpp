@@ -52,9 +52,21 @@ public:
     ConnectionCore& operator=(const ConnectionCore&) = delete;
     ~ConnectionCore();
 
-    /// Starts the connection: with its own I/O thread, or (`own_thread` false) run by the
-    /// calling thread, its owner, until promoted.
-    void start(bool own_thread);
+    /// Who gives the connection an I/O thread when its owner is away too long.
+    enum class Keeper {
+        /// The server's keeper thread calls `promote_if_away`; the owner is the caller of
+        /// `start` (the handler's thread).
+        server,
+        /// A thread of the connection's own, asleep until then, becomes its I/O thread; the
+        /// owner is the first thread to use the connection.
+        standby_thread,
+    };
+    /// How long an owner may stay away from a connection with work pending (a deadline,
+    /// output, input) before it gets an I/O thread. It bounds how late a keepalive ping or
+    /// an answer held for a batch can be, and it is the keepers' period.
+    static constexpr std::chrono::milliseconds owner_away_limit{50};
+
+    void start(Keeper keeper);
     /// Gives the connection its own I/O thread if its owner has been away from it (not
     /// running its I/O) for `limit` or longer: deadlines, pings and deferred output must
     /// not wait for a handler busy elsewhere. For the server's keeper; any thread.
@@ -108,6 +120,11 @@ private:
     using Predicate = std::function<bool()>;
 
     void io_loop();
+    void io_loop_locked(std::unique_lock<std::mutex>& lock);
+    // The standby thread: wakes every owner_away_limit until the connection is promoted
+    // (then runs the loop) or over.
+    void standby_loop();
+    bool owner_away_with_work_locked(std::chrono::nanoseconds limit);
     // The loop itself (`lock` held on entry and return). On the I/O thread it returns once
     // the connection is over; on the owner's, also once `until` holds (checked with the
     // lock held), `deadline` passed, or promotion was asked for.
@@ -126,7 +143,8 @@ private:
     void promote_locked();
     // The connection is over: wakes everyone and fails what still waits.
     void finish_io_locked(std::unique_lock<std::mutex>& lock);
-    bool is_owner() const { return owner_ == std::this_thread::get_id(); }
+    // True on the owner's thread; the first thread to ask becomes the owner if there is none.
+    bool owns_io_locked();
     // The I/O thread's turn at the clock: keepalive pings, the pong and close deadlines.
     // Returns true if it did something (the loop goes round again).
     bool keep_time_locked(std::unique_lock<std::mutex>& lock);
@@ -179,7 +197,7 @@ private:
     std::vector<Frame> data_frames_; // the I/O runner's: frames on their way to the assembler
     std::unique_ptr<char[]> read_buffer_; // the I/O runner's
     std::vector<Event> events_;           // the I/O runner's
-    std::thread::id owner_;               // set by start(false), before any other call
+    bool standby_ = false;                // set by start(), before any other call
 
     TimedMutex send_mutex_;
     mutable std::mutex engine_mutex_;
@@ -202,6 +220,8 @@ private:
     bool owner_in_loop_ = false; // ...and it is the loop, which reads
     bool threaded_ = false;    // the I/O thread runs (or ran) the I/O, for good
     bool promote_asked_ = false; // the owner is to leave the loop and start the I/O thread
+    std::thread::id owner_;      // none until start() or the first call (Keeper)
+    std::condition_variable standby_cv_;
     int foreign_waiters_ = 0;    // other threads in wait_locked while the owner runs the I/O
     bool eof_received_ = false;
     bool eof_sent_ = false;

@@ -24,17 +24,6 @@ namespace syncws {
 
 using detail::Clock;
 
-namespace {
-
-// A handler's thread runs its connection's I/O while it waits in recv() (README, "The
-// handler's thread does the I/O"). One that stays away longer than this, with something
-// for the connection to do (a deadline, output, input), gets an I/O thread for it. It
-// bounds how late a keepalive ping or an answer deferred for a batch can be, and is the
-// keeper's period: a scan of every connection, so not much shorter.
-constexpr std::chrono::milliseconds owner_away_limit{50};
-
-} // namespace
-
 struct Server::Impl {
     Impl(Handler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
@@ -178,9 +167,11 @@ void Server::Impl::keep_loop() {
     for (;;) {
         // No connection, no reason to wake.
         keeper_cv.wait(lock, [&] { return stopping || !open.empty(); });
-        if (keeper_cv.wait_for(lock, owner_away_limit, [&] { return stopping; })) return;
+        // A scan of every connection: not much more often than needed.
+        const auto period = detail::ConnectionCore::owner_away_limit;
+        if (keeper_cv.wait_for(lock, period, [&] { return stopping; })) return;
         for (const auto& core : open)
-            core->promote_if_away(owner_away_limit);
+            core->promote_if_away(period);
     }
 }
 
@@ -321,7 +312,7 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             }
         }
         // Started by the thread that will run the handler: it runs the connection's I/O.
-        core->start(false);
+        core->start(detail::ConnectionCore::Keeper::server);
         if (stopped) {
             // shutdown() raced with this handshake. The client has its 101: close the
             // connection the way shutdown closes the others, not with a silent drop (1006).
