@@ -9,6 +9,11 @@ namespace syncws::detail {
 namespace {
 
 constexpr std::size_t read_buffer_size = 64 * 1024;
+// Write buffers above this are released once unused for `large_buffer_keep`: kept between
+// messages (freeing and touching a megabyte again per message doubled the time of a 1 MiB
+// echo: the heap trims it each time), not for an idle connection.
+constexpr std::size_t large_buffer = 4 * read_buffer_size;
+constexpr std::chrono::milliseconds large_buffer_keep{1000};
 
 bool is_ok_close_code(std::uint16_t code) {
     return code == 1000 || code == 1001 || code == 1005;
@@ -64,7 +69,11 @@ void ConnectionCore::start(Keeper keeper) {
     std::lock_guard lock(engine_mutex_);
     if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
     owner_away_since_ = now_ns();
-    if (keeper == Keeper::standby_thread) {
+    if (keeper == Keeper::own_thread) {
+        io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
+        threaded_ = true;
+        owner_away_since_ = 0;
+    } else if (keeper == Keeper::standby_thread) {
         // The owner is whoever calls first (a client is often connected on one thread and
         // used on another).
         standby_ = true;
@@ -107,7 +116,7 @@ bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit)
         return false;
     // Nothing to do while it is away: no output, no deadline before the next look, nothing
     // to read. A handler busy for a while with a quiet peer keeps its single thread.
-    const auto wake = next_deadline_locked();
+    const auto wake = next_protocol_deadline_locked();
     const bool due = wake && *wake <= Clock::now() + limit;
     return due || output_waiting_locked() ||
            stream_->wait(true, false, -1, Clock::now()).readable;
@@ -370,8 +379,17 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
 }
 
 bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
-    if (!close_deadline_ && !next_ping_ && !pong_deadline_) return false;
+    if (!close_deadline_ && !next_ping_ && !pong_deadline_ && !release_buffers_at_) return false;
     const auto now = Clock::now();
+    if (release_buffers_at_ && now >= *release_buffers_at_) {
+        release_buffers_at_.reset();
+        if (unwritten_locked() == 0) {
+            Bytes().swap(outbox_);
+            outbox_sent_ = 0;
+            Bytes spare; // the engine's (empty) output buffer, with its capacity
+            engine_->take_output(spare);
+        }
+    }
     if (close_deadline_ && now >= *close_deadline_) {
         // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
         close_deadline_.reset();
@@ -413,6 +431,12 @@ bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
 }
 
 std::optional<Clock::time_point> ConnectionCore::next_deadline_locked() const {
+    auto wake = next_protocol_deadline_locked();
+    if (release_buffers_at_ && (!wake || *release_buffers_at_ < *wake)) wake = release_buffers_at_;
+    return wake;
+}
+
+std::optional<Clock::time_point> ConnectionCore::next_protocol_deadline_locked() const {
     std::optional<Clock::time_point> wake = close_deadline_;
     if (engine_->state() == State::open) {
         // While a keepalive pong is awaited the next ping waits too (keep_time_locked): its
@@ -509,10 +533,7 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
             break;
         }
     }
-    if (outbox_sent_ == outbox_.size() && outbox_.capacity() > 4 * read_buffer_size) {
-        Bytes().swap(outbox_);
-        outbox_sent_ = 0;
-    }
+    if (outbox_.capacity() > large_buffer) release_buffers_at_ = deadline_after(large_buffer_keep);
     state_cv_.notify_all(); // room for senders waiting on the high mark
 }
 

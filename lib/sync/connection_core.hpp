@@ -60,6 +60,8 @@ public:
         /// A thread of the connection's own, asleep until then, becomes its I/O thread; the
         /// owner is the first thread to use the connection.
         standby_thread,
+        /// No owner: an I/O thread from the start.
+        own_thread,
     };
     /// How long an owner may stay away from a connection with work pending (a deadline,
     /// output, input) before it gets an I/O thread. It bounds how late a keepalive ping or
@@ -150,6 +152,8 @@ private:
     bool keep_time_locked(std::unique_lock<std::mutex>& lock);
     // When the I/O thread must wake next, if ever.
     std::optional<Clock::time_point> next_deadline_locked() const;
+    // The same, for the peer's sake only: close and keepalive, not housekeeping.
+    std::optional<Clock::time_point> next_protocol_deadline_locked() const;
     // Reads once (the stream said readable), feeds the engine and delivers the events.
     // Returns false at the end of the stream.
     bool read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events);
@@ -213,6 +217,7 @@ private:
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;
     std::optional<Clock::time_point> pong_deadline_;
+    std::optional<Clock::time_point> release_buffers_at_; // large write buffers, unused since
     std::deque<PendingPing> pings_;
     std::exception_ptr cause_; // the first I/O or keepalive error
     bool io_waiting_ = false;  // the I/O runner is in poll(), deaf to anything but the doorbell
