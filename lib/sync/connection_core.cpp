@@ -69,11 +69,7 @@ void ConnectionCore::start(Keeper keeper) {
     std::lock_guard lock(engine_mutex_);
     if (options_.ping_interval.count() > 0) next_ping_ = deadline_after(options_.ping_interval);
     owner_away_since_ = now_ns();
-    if (keeper == Keeper::own_thread) {
-        io_thread_.start(options_.thread_stack_size, [this] { io_loop(); });
-        threaded_ = true;
-        owner_away_since_ = 0;
-    } else if (keeper == Keeper::standby_thread) {
+    if (keeper == Keeper::standby_thread) {
         // The owner is whoever calls first (a client is often connected on one thread and
         // used on another).
         standby_ = true;

@@ -60,8 +60,6 @@ public:
         /// A thread of the connection's own, asleep until then, becomes its I/O thread; the
         /// owner is the first thread to use the connection.
         standby_thread,
-        /// No owner: an I/O thread from the start.
-        own_thread,
     };
     /// How long an owner may stay away from a connection with work pending (a deadline,
     /// output, input) before it gets an I/O thread. It bounds how late a keepalive ping or

@@ -49,17 +49,6 @@ Handler reporting_handler(std::promise<ServerView>& report) {
     };
 }
 
-struct RawPair {
-    explicit RawPair(ClientOptions options = {}) {
-        auto accepted = run_async([&] { return raw_server.accept(); });
-        client = std::make_unique<ClientConnection>(connect(raw_server.uri(), options));
-        peer = accepted.get();
-    }
-    RawServer raw_server;
-    std::unique_ptr<ClientConnection> client;
-    std::unique_ptr<RawPeer> peer;
-};
-
 TEST_F(CloseTest, CloseFromAnotherThreadWakesABlockedRecv) {
     std::promise<ServerView> report;
     auto server = start_server(reporting_handler(report));

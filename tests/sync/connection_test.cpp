@@ -40,17 +40,6 @@ struct EchoPair {
     std::unique_ptr<ClientConnection> client;
 };
 
-/// A client connected to a raw peer.
-struct RawPair {
-    explicit RawPair(ClientOptions options = {}) {
-        auto accepted = run_async([&] { return raw_server.accept(); });
-        client = std::make_unique<ClientConnection>(connect(raw_server.uri(), options));
-        peer = accepted.get();
-    }
-    RawServer raw_server;
-    std::unique_ptr<ClientConnection> client;
-    std::unique_ptr<RawPeer> peer;
-};
 
 // ----- messages ---------------------------------------------------------------------------
 

@@ -204,6 +204,19 @@ inline Handler echo_handler() {
     };
 }
 
+/// A syncws client connected to a raw peer (a socket and an engine driven by hand), to
+/// send exact frames and withhold answers.
+struct RawPair {
+    explicit RawPair(ClientOptions options = {}) {
+        auto accepted = run_async([&] { return raw_server.accept(); });
+        client = std::make_unique<ClientConnection>(connect(raw_server.uri(), options));
+        peer = accepted.get();
+    }
+    RawServer raw_server;
+    std::unique_ptr<ClientConnection> client;
+    std::unique_ptr<RawPeer> peer;
+};
+
 /// A started server on 127.0.0.1.
 inline std::unique_ptr<Server> start_server(Handler handler,
                                             ServerOptions options = local_options()) {

@@ -1,5 +1,6 @@
-// A server connection's I/O on its handler's thread: what runs where, and that nothing waits
-// on a handler that is away (pings, deferred answers, sends from other threads, deadlines).
+// A connection's I/O on the thread that uses it (a server's handler, a client's caller):
+// what runs where, and that nothing waits on an owner that is away (pings, answers held for
+// a batch, other threads, deadlines).
 #include "raw_peer.hpp"
 #include "sync_test_util.hpp"
 
@@ -17,9 +18,9 @@
 namespace syncws::test {
 namespace {
 
-using HandlerIoTest = SyncTest;
+using OwnerIoTest = SyncTest;
 
-TEST_F(HandlerIoTest, AnEchoConnectionRunsOnItsHandlerThreadAlone) {
+TEST_F(OwnerIoTest, AnEchoConnectionRunsOnItsHandlerThreadAlone) {
     auto server = start_server(echo_handler());
     const int before = thread_count();
     auto client = connect(uri_of(*server));
@@ -29,7 +30,7 @@ TEST_F(HandlerIoTest, AnEchoConnectionRunsOnItsHandlerThreadAlone) {
     EXPECT_EQ(thread_count(), before + 2);
 }
 
-TEST_F(HandlerIoTest, AHandlerAwayFromTheConnectionStillHasPingsAnswered) {
+TEST_F(OwnerIoTest, AHandlerAwayFromTheConnectionStillHasPingsAnswered) {
     Latch received;
     Latch release;
     auto server = start_server([&](ServerConnection& c) {
@@ -55,7 +56,7 @@ TEST_F(HandlerIoTest, AHandlerAwayFromTheConnectionStillHasPingsAnswered) {
     EXPECT_EQ(back->data, "back");
 }
 
-TEST_F(HandlerIoTest, AnAnswerHeldForABatchLeavesWhenTheHandlerStaysAway) {
+TEST_F(OwnerIoTest, AnAnswerHeldForABatchLeavesWhenTheHandlerStaysAway) {
     Latch release;
     auto server = start_server([&](ServerConnection& c) {
         // Two messages came in one read: this answer waits to go with the second's...
@@ -75,7 +76,7 @@ TEST_F(HandlerIoTest, AnAnswerHeldForABatchLeavesWhenTheHandlerStaysAway) {
     EXPECT_EQ(second->data, "answer to two");
 }
 
-TEST_F(HandlerIoTest, AnswersToMessagesOfOneReadAllArrive) {
+TEST_F(OwnerIoTest, AnswersToMessagesOfOneReadAllArrive) {
     auto server = start_server(echo_handler());
     auto peer = RawPeer::connect(server->port());
     std::vector<std::string> batch;
@@ -89,7 +90,7 @@ TEST_F(HandlerIoTest, AnswersToMessagesOfOneReadAllArrive) {
     }
 }
 
-TEST_F(HandlerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
+TEST_F(OwnerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
     auto server = start_server([&](ServerConnection& c) {
         std::thread other([&] { c.send_text("from another thread"); });
         const auto message = c.recv(); // waits, running the I/O, while the other one sends
@@ -102,7 +103,7 @@ TEST_F(HandlerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
     EXPECT_EQ(client.recv().data, "handler got bye");
 }
 
-TEST_F(HandlerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
+TEST_F(OwnerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
     Latch release;
     auto server = start_server([&](ServerConnection& c) {
         auto other = run_async([&] { return c.recv().data; });
@@ -116,7 +117,7 @@ TEST_F(HandlerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
     release.count_down();
 }
 
-TEST_F(HandlerIoTest, KeepalivePingsGoOutWhileTheHandlerWaitsInRecv) {
+TEST_F(OwnerIoTest, KeepalivePingsGoOutWhileTheHandlerWaitsInRecv) {
     auto options = local_options();
     options.connection.ping_interval = std::chrono::milliseconds(20);
     auto server = start_server(echo_handler(), options);
@@ -129,7 +130,7 @@ TEST_F(HandlerIoTest, KeepalivePingsGoOutWhileTheHandlerWaitsInRecv) {
     EXPECT_EQ(thread_count(), before);
 }
 
-TEST_F(HandlerIoTest, RecvForTimesOutOnTheHandlerThread) {
+TEST_F(OwnerIoTest, RecvForTimesOutOnTheHandlerThread) {
     auto server = start_server([](ServerConnection& c) {
         const auto nothing = c.recv_for(std::chrono::milliseconds(10));
         c.send_text(nothing ? "unexpected " + nothing->data : "timed out");
@@ -141,7 +142,7 @@ TEST_F(HandlerIoTest, RecvForTimesOutOnTheHandlerThread) {
     EXPECT_EQ(client.recv().data, "then a message");
 }
 
-TEST_F(HandlerIoTest, StreamingFragmentsThatArriveOneByOne) {
+TEST_F(OwnerIoTest, StreamingFragmentsThatArriveOneByOne) {
     auto server = start_server([](ServerConnection& c) {
         std::string whole;
         c.recv_streaming([&](std::string_view fragment, bool last) {
@@ -163,7 +164,7 @@ TEST_F(HandlerIoTest, StreamingFragmentsThatArriveOneByOne) {
     EXPECT_EQ(whole->data, "whole: first second");
 }
 
-TEST_F(HandlerIoTest, AHandlerThatOnlySendsStillHasPingsAnswered) {
+TEST_F(OwnerIoTest, AHandlerThatOnlySendsStillHasPingsAnswered) {
     // It never calls recv(): the peer's ping is read while its sends wait for room, or by
     // the I/O thread the keeper gives it.
     auto options = local_options();
@@ -203,7 +204,7 @@ TEST_F(HandlerIoTest, AHandlerThatOnlySendsStillHasPingsAnswered) {
     peer->send_text("done");
 }
 
-TEST_F(HandlerIoTest, ShutdownClosesConnectionsWhoseHandlersWaitInRecv) {
+TEST_F(OwnerIoTest, ShutdownClosesConnectionsWhoseHandlersWaitInRecv) {
     auto server = start_server(echo_handler());
     std::vector<ClientConnection> clients;
     for (int i = 0; i < 5; ++i)
@@ -217,6 +218,56 @@ TEST_F(HandlerIoTest, ShutdownClosesConnectionsWhoseHandlersWaitInRecv) {
         EXPECT_THROW(client.recv(), ConnectionClosedOK);
         EXPECT_EQ(client.close_code(), 1001);
     }
+}
+
+// ----- clients ----------------------------------------------------------------------------
+
+TEST_F(OwnerIoTest, AClientAwayFromItsConnectionStillAnswersPings) {
+    RawPair pair;
+    pair.client->send_text("hello"); // this thread owns the connection from now on
+    const auto hello = pair.peer->read_message();
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->data, "hello");
+    // The owner does not come back: the standby thread takes the I/O over.
+    pair.peer->send_ping("anyone?");
+    const auto pong = pair.peer->read_frame();
+    ASSERT_TRUE(pong);
+    EXPECT_EQ(pong->opcode, Opcode::pong);
+    EXPECT_EQ(pong->payload, "anyone?");
+    pair.peer->send_text("after");
+    EXPECT_EQ(pair.client->recv().data, "after");
+}
+
+TEST_F(OwnerIoTest, AClientAnswerHeldForABatchLeavesWhenItsThreadStaysAway) {
+    RawPair pair;
+    pair.peer->send_texts_at_once({"one", "two"});
+    auto& client = *pair.client;
+    client.send_text("answer to " + client.recv().data); // held: "two" is waiting
+    const auto answer = pair.peer->read_message();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->data, "answer to one");
+    EXPECT_EQ(client.recv().data, "two");
+}
+
+TEST_F(OwnerIoTest, AClientConnectedOnOneThreadIsUsedOnAnother) {
+    auto server = start_server(echo_handler());
+    auto client = connect(uri_of(*server));
+    auto worker = run_async([&] {
+        std::vector<std::string> echoes;
+        for (int i = 0; i < 20; ++i) {
+            client.send_text("message " + std::to_string(i));
+            echoes.push_back(client.recv().data);
+        }
+        return echoes;
+    });
+    ASSERT_TRUE(finishes(worker));
+    const auto echoes = worker.get();
+    ASSERT_EQ(echoes.size(), 20u);
+    for (int i = 0; i < 20; ++i)
+        EXPECT_EQ(echoes[static_cast<std::size_t>(i)], "message " + std::to_string(i));
+    // And closed from the first thread, which is not the one that ran its I/O.
+    client.close();
+    EXPECT_EQ(client.close_code(), 1000);
 }
 
 } // namespace
