@@ -574,6 +574,77 @@ TEST(Utf8Random, ChunkedFeedingMatchesOneShot) {
     }
 }
 
+// ----- long inputs: the 16-byte SIMD blocks and the DFA at their edges ------------------
+
+// Multi-byte text of every length class, `n` code points, deterministic.
+std::string long_text(std::size_t n, unsigned seed) {
+    const std::uint32_t samples[] = {0x41,  0xE9,   0x7FF,   0x800,   0x4E16,  0xD7FF,
+                                     0xE000, 0xFFFD, 0x10000, 0x1F600, 0x10FFFF};
+    std::mt19937 rng(seed);
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i)
+        text += encode(samples[rng() % std::size(samples)]);
+    return text;
+}
+
+TEST(Utf8Long, EveryOneByteCorruptionOfLongTextMatchesTheReference) {
+    const std::string text = long_text(120, 1); // about 300 bytes: many blocks
+    ASSERT_TRUE(is_valid_utf8(text));
+    const unsigned char bad[] = {0x41, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2,
+                                 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xF8, 0xFF};
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        for (const unsigned char b : bad) {
+            std::string s = text;
+            s[i] = static_cast<char>(b);
+            expect_matches_reference(s);
+        }
+    }
+}
+
+TEST(Utf8Long, EveryCaseAtEveryPlaceOfABlock) {
+    // Each Kuhn and Autobahn sequence inside long text, at each of the 16 offsets of a block
+    // and across the boundary of two.
+    const std::string before = long_text(20, 2);
+    const std::string after = long_text(30, 3);
+    for (const auto& c : all_cases()) {
+        for (std::size_t pad = 0; pad < 20; ++pad)
+            expect_matches_reference(before + std::string(pad, 'p') + c.bytes + after);
+    }
+}
+
+TEST(Utf8Long, EveryPrefixOfLongText) {
+    // Cut anywhere, a valid text is a valid but possibly incomplete prefix.
+    const std::string text = long_text(150, 4);
+    for (std::size_t n = 0; n <= text.size(); ++n)
+        expect_matches_reference(std::string_view(text).substr(0, n));
+}
+
+TEST(Utf8Long, RandomLongTextInRandomChunksMatchesTheReference) {
+    std::mt19937 rng(777);
+    for (int round = 0; round < 500; ++round) {
+        std::string text = long_text(rng() % 300, static_cast<unsigned>(round));
+        if (rng() % 2 == 0 && !text.empty()) // a stray byte of the upper half somewhere
+            text[rng() % text.size()] = static_cast<char>(0x80 | rng() % 0x80);
+        const Reference ref = reference_validate(text);
+        Utf8Validator v;
+        std::size_t pos = 0;
+        while (pos < text.size()) {
+            const std::size_t n = std::min<std::size_t>(rng() % 200, text.size() - pos);
+            const bool ok = v.feed(text.data() + pos, n);
+            pos += n;
+            // Fail-fast at the piece's granularity: no piece past the bad byte is accepted.
+            if (ok && ref.fail_at) {
+                ASSERT_LE(pos, *ref.fail_at) << to_hex(text);
+            }
+            if (!ok) {
+                ASSERT_TRUE(ref.fail_at) << to_hex(text);
+            }
+        }
+        ASSERT_EQ(v.failed(), ref.fail_at.has_value()) << to_hex(text);
+        ASSERT_EQ(v.complete(), ref.complete) << to_hex(text);
+    }
+}
+
 TEST(Utf8Validator, ResetAfterFailure) {
     Utf8Validator v;
     EXPECT_FALSE(v.feed(from_hex("c0 af")));
