@@ -494,6 +494,15 @@ std::size_t TlsStream::read_some(char* buf, std::size_t n) {
         std::size_t got = 0;
         switch (decrypt(buf, n, got, false)) {
         case Decrypted::data:
+            // SSL_read hands over one record per call; the socket read usually brought
+            // several. All of them in one call, as a plain socket would: the caller parses
+            // a batch, not a message at a time. An end or error after them is reported by
+            // the next call (OpenSSL keeps returning it).
+            while (got < n) {
+                std::size_t more = 0;
+                if (decrypt(buf + got, n - got, more, false) != Decrypted::data) break;
+                got += more;
+            }
             return got;
         case Decrypted::eof:
             return 0;
