@@ -13,7 +13,7 @@ namespace syncws::detail {
 /// surrogates U+D800–U+DFFF, code points above U+10FFFF, bad continuation bytes), so a
 /// text message can fail before it is complete. `complete()` tells whether the bytes so
 /// far end on a code point boundary: a message that ends mid-sequence is invalid too.
-/// ASCII runs are checked eight bytes at a time.
+/// ASCII runs are checked many bytes at a time, long multi-byte runs 16 bytes at a time.
 class Utf8Validator {
 public:
     /// Feeds `size` bytes. Returns false if the text is invalid; after that the

@@ -110,12 +110,28 @@ bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit)
     const auto since = owner_away_since_.load();
     if (owner_in_loop_ || threaded_ || done_ || since == 0 || now_ns() - since < limit.count())
         return false;
+    // Housekeeping needs no thread: done here, unless the owner is writing (outbox_).
+    if (!io_running_ && release_buffers_at_ && Clock::now() >= *release_buffers_at_)
+        release_large_buffers_locked();
     // Nothing to do while it is away: no output, no deadline before the next look, nothing
     // to read. A handler busy for a while with a quiet peer keeps its single thread.
     const auto wake = next_protocol_deadline_locked();
     const bool due = wake && *wake <= Clock::now() + limit;
-    return due || output_waiting_locked() ||
-           stream_->wait(true, false, -1, Clock::now()).readable;
+    if (due || output_waiting_locked()) return true;
+    try {
+        return stream_->wait(true, false, -1, Clock::now()).readable;
+    } catch (...) {
+        return true; // poll() failed: the I/O thread will meet the error and end the connection
+    }
+}
+
+void ConnectionCore::release_large_buffers_locked() {
+    release_buffers_at_.reset();
+    if (unwritten_locked() > 0) return;
+    Bytes().swap(outbox_);
+    outbox_sent_ = 0;
+    Bytes spare; // the engine's (empty) output buffer, with its capacity
+    engine_->take_output(spare);
 }
 
 void ConnectionCore::promote_locked() {
@@ -140,14 +156,18 @@ void ConnectionCore::promote_locked() {
         threaded_ = true;
         owner_away_since_ = 0;
     } catch (...) {
-        // No thread to be had: the connection ends, on the owner's next call.
+        // No thread to be had: the connection ends, and whoever waits runs its loop to
+        // the end (pump_locked), the owner or not.
+        promotion_failed_ = true;
         fail_io_locked(std::current_exception());
+        state_cv_.notify_all();
     }
 }
 
 bool ConnectionCore::pump_locked(std::unique_lock<std::mutex>& lock, const Predicate& until,
                                  Clock::time_point deadline) {
-    if (threaded_ || done_ || !owns_io_locked()) return false;
+    if (threaded_ || done_ || io_running_) return false;
+    if (!owns_io_locked() && !promotion_failed_) return false;
     io_running_ = true;
     owner_in_loop_ = true;
     owner_away_since_ = 0;
@@ -273,10 +293,15 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         bool met = false;
         if (until) {
             if (promote_asked_) return LoopEnd::promoted;
+            // Output other threads queued while this one wrote rang nobody: it goes now,
+            // or it would wait for the owner's next call.
+            const bool leftover = !write_blocked_ && !aborted_ && engine_->output_size() > 0;
             met = until();
-            if (met && polled) return LoopEnd::until;
-            if (!met && deadline != Clock::time_point::max() && Clock::now() >= deadline)
+            if (met && polled && !leftover) return LoopEnd::until;
+            if (!met && polled && !leftover && deadline != Clock::time_point::max() &&
+                Clock::now() >= deadline)
                 return LoopEnd::deadline;
+            if (leftover && polled) continue;
         }
 
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
@@ -377,15 +402,7 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
 bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
     if (!close_deadline_ && !next_ping_ && !pong_deadline_ && !release_buffers_at_) return false;
     const auto now = Clock::now();
-    if (release_buffers_at_ && now >= *release_buffers_at_) {
-        release_buffers_at_.reset();
-        if (unwritten_locked() == 0) {
-            Bytes().swap(outbox_);
-            outbox_sent_ = 0;
-            Bytes spare; // the engine's (empty) output buffer, with its capacity
-            engine_->take_output(spare);
-        }
-    }
+    if (release_buffers_at_ && now >= *release_buffers_at_) release_large_buffers_locked();
     if (close_deadline_ && now >= *close_deadline_) {
         // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
         close_deadline_.reset();
@@ -656,6 +673,9 @@ void ConnectionCore::send_fragments(bool binary,
 std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::string> data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
+    // Whoever waits on the future is not reading: the pong needs a thread that does, or
+    // the round trip would include the time until the owner's next call.
+    promote_locked();
     PendingPing ping;
     ping.payload = data ? std::move(*data) : ping_payload();
     for (const auto& p : pings_)

@@ -28,18 +28,20 @@ namespace syncws::detail {
 ///
 /// One thread at a time runs the I/O loop: it reads, writes and keeps the clock in a
 /// poll() over the socket and a doorbell; senders queue into the engine and ring. Messages
-/// queued while it was busy leave together in its next write. Who runs it:
-/// - a connection started with its own I/O thread: that thread, always;
-/// - a server connection: its handler's thread (the owner), inside the calls that wait
-///   (`recv`, a `send` above the high mark, `close`), until the connection is *promoted*
-///   to its own I/O thread for good: when another thread must wait on it or queues output
-///   while the owner is away, or when the server's keeper sees the owner away too long
-///   (`promote_if_away`). Away, the owner's own sends are written at once, or, while a
-///   received message waits for it, left to go with its answers when it comes back.
+/// queued while it was busy leave together in its next write. Who runs it: the owner (a
+/// server handler's thread, or the first thread to use a client connection), inside the
+/// calls that wait (`recv`, a `send` above the high mark, `close`), until the connection
+/// is *promoted* to an I/O thread of its own, for good: when another thread must wait on
+/// it or queues output while the owner is away, when `ping` wants its pong, or when a
+/// keeper sees the owner away with work pending (the server's keeper thread through
+/// `promote_if_away`, a client's standby thread, which then becomes the I/O thread). Away,
+/// the owner's own sends are written at once, or, while a received message waits for it,
+/// left to go with its answers when it comes back.
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
-/// `engine_mutex_` is never held across socket I/O or user code.
+/// `engine_mutex_` is never held across blocking socket I/O or user code (the keepers
+/// hold it for a zero-timeout poll of an away owner's socket).
 class ConnectionCore {
 public:
     /// Takes an engine that finished its opening handshake (OPEN) and the stream it ran
@@ -125,14 +127,15 @@ private:
     // (then runs the loop) or over.
     void standby_loop();
     bool owner_away_with_work_locked(std::chrono::nanoseconds limit);
+    void release_large_buffers_locked();
     // The loop itself (`lock` held on entry and return). On the I/O thread it returns once
     // the connection is over; on the owner's, also once `until` holds (checked with the
     // lock held), `deadline` passed, or promotion was asked for.
     LoopEnd run_io(std::unique_lock<std::mutex>& lock, const Predicate& until,
                    Clock::time_point deadline);
     // Runs the loop on the calling thread if it is the owner of a connection without an
-    // I/O thread; false (after asking for promotion, if another thread is calling) when it
-    // cannot: the caller then waits to be notified.
+    // I/O thread (or anyone, once promotion failed); false when it cannot: the caller
+    // then waits to be notified.
     bool pump_locked(std::unique_lock<std::mutex>& lock, const Predicate& until,
                      Clock::time_point deadline);
     // Waits until `done` holds or `deadline` passes, pumping when it can. Returns `done()`.
@@ -223,6 +226,7 @@ private:
     bool owner_in_loop_ = false; // ...and it is the loop, which reads
     bool threaded_ = false;    // the I/O thread runs (or ran) the I/O, for good
     bool promote_asked_ = false; // the owner is to leave the loop and start the I/O thread
+    bool promotion_failed_ = false; // no thread could be started: any waiter runs the loop
     std::thread::id owner_;      // none until start() or the first call (Keeper)
     std::condition_variable standby_cv_;
     int foreign_waiters_ = 0;    // other threads in wait_locked while the owner runs the I/O

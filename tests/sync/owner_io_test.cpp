@@ -142,6 +142,23 @@ TEST_F(OwnerIoTest, RecvForTimesOutOnTheHandlerThread) {
     EXPECT_EQ(client.recv().data, "then a message");
 }
 
+TEST_F(OwnerIoTest, RecvForZeroStillReads) {
+    // A handler that only polls with recv_for(0) must still see messages: each call looks
+    // at the socket once.
+    auto server = start_server([](ServerConnection& c) {
+        for (;;) {
+            if (auto message = c.recv_for(std::chrono::milliseconds(0))) {
+                c.send_text("polled " + message->data);
+                break;
+            }
+        }
+        c.recv();
+    });
+    auto client = connect(uri_of(*server));
+    client.send_text("x");
+    EXPECT_EQ(client.recv().data, "polled x");
+}
+
 TEST_F(OwnerIoTest, StreamingFragmentsThatArriveOneByOne) {
     auto server = start_server([](ServerConnection& c) {
         std::string whole;
