@@ -200,10 +200,11 @@ bool ConnectionCore::wait_locked(std::unique_lock<std::mutex>& lock, const Predi
         // the loop it serves this thread too, and promotes when it leaves (pump_locked);
         // while it is away, only a thread of the connection's own can.
         const bool foreign = !threaded_ && !done_;
-        if (foreign) {
-            if (!io_running_) promote_locked();
-            ++foreign_waiters_;
+        if (foreign && !io_running_) {
+            promote_locked();
+            if (promotion_failed_) continue; // nobody else will: this thread runs the loop
         }
+        if (foreign) ++foreign_waiters_;
         if (deadline == Clock::time_point::max())
             state_cv_.wait(lock);
         else

@@ -94,7 +94,8 @@ Server::Server(Handler handler, ServerOptions options)
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
                                                   o.idle_thread_timeout, 8 * 1024 * 1024);
     s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);
-    s.keeper_thread.start(64 * 1024, [&s] { s.keep_loop(); });
+    // Its promotions may poll a TLS stream (OpenSSL) and start threads: no tiny stack.
+    s.keeper_thread.start(256 * 1024, [&s] { s.keep_loop(); });
 }
 
 Server::~Server() {
