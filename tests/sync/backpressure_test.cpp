@@ -41,17 +41,6 @@ bool is_numbered(const std::string& data, int index) {
     return data.size() == message_size && data == numbered(index);
 }
 
-struct RawPair {
-    explicit RawPair(ClientOptions options = {}) {
-        auto accepted = run_async([&] { return raw_server.accept(); });
-        client = std::make_unique<ClientConnection>(connect(raw_server.uri(), options));
-        peer = accepted.get();
-    }
-    RawServer raw_server;
-    std::unique_ptr<ClientConnection> client;
-    std::unique_ptr<RawPeer> peer;
-};
-
 ClientOptions small_write_buffer() {
     ClientOptions options;
     options.compression = false; // the bytes queued are the bytes sent
