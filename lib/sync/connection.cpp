@@ -135,11 +135,10 @@ Connection::iterator& Connection::iterator::operator++() {
 
 void Connection::iterator::advance() {
     // websockets' rule: iteration ends quietly on a normal closure and rethrows otherwise.
-    try {
-        message_ = connection_->recv();
-    } catch (const ConnectionClosedOK&) {
+    if (auto message = checked(connection_->core_).recv_unless_closed_ok())
+        message_ = std::move(*message);
+    else
         connection_ = nullptr;
-    }
 }
 
 } // namespace syncws

@@ -705,6 +705,15 @@ Message ConnectionCore::recv() {
     std::rethrow_exception(closed_error());
 }
 
+std::optional<Message> ConnectionCore::recv_unless_closed_ok() {
+    Message message;
+    if (assembler_.get(message, std::nullopt) == Assembler::Result::message) return message;
+    std::unique_lock lock(engine_mutex_);
+    wait_closed_locked(lock, deadline_after(options_.close_timeout));
+    if (closed_ok_locked()) return std::nullopt;
+    std::rethrow_exception(closed_error_locked());
+}
+
 std::optional<Message> ConnectionCore::recv_for(std::chrono::milliseconds timeout) {
     Message message;
     // A timeout that doesn't fit in a time point (milliseconds::max() for "forever") means
@@ -805,12 +814,16 @@ void ConnectionCore::shutdown() noexcept {
     } catch (...) {
         // Destruction never throws; the connection is being dropped either way.
     }
+    bool over = false;
     {
         std::lock_guard lock(engine_mutex_);
         aborted_ = true;
         state_cv_.notify_all();
+        over = done_;
     }
-    stream_->abort(); // wakes the I/O runner's poll()
+    // Wakes the I/O runner's poll(). Once it is over (the usual case after close()), a
+    // shutdown(2) would only fail with ENOTCONN: one system call per connection saved.
+    if (!over) stream_->abort();
     assembler_.close();
     {
         // The owner runs the loop to its end; another thread has it promoted.
@@ -855,11 +868,17 @@ void ConnectionCore::throw_closed(std::unique_lock<std::mutex>& lock) {
     std::rethrow_exception(closed_error_locked());
 }
 
+bool ConnectionCore::closed_ok_locked() const {
+    const auto& received = engine_->close_received();
+    const auto& sent = engine_->close_sent();
+    return received && sent && is_ok_close_code(received->code) && is_ok_close_code(sent->code);
+}
+
 std::exception_ptr ConnectionCore::closed_error_locked() {
     const auto& received = engine_->close_received();
     const auto& sent = engine_->close_sent();
     const bool received_then_sent = engine_->close_received_then_sent();
-    if (received && sent && is_ok_close_code(received->code) && is_ok_close_code(sent->code))
+    if (closed_ok_locked())
         return std::make_exception_ptr(ConnectionClosedOK(received, sent, received_then_sent));
     std::exception_ptr cause = cause_ ? cause_ : engine_->protocol_error();
     ConnectionClosedError error(received, sent, received_then_sent);

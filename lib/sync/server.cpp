@@ -68,7 +68,8 @@ struct Server::Impl {
     std::set<int> handshaking;
     bool stopping = false;              // guarded by mutex
     std::condition_variable stop_cv;    // signals `stopping`
-    std::condition_variable keeper_cv;  // signals `stopping`, and a first connection
+    std::condition_variable keeper_cv;  // signals `stopping`, and a connection to an asleep keeper
+    bool keeper_asleep = false;         // guarded by mutex
     std::uint16_t shutdown_code = 1001; // guarded by mutex
     std::string shutdown_reason;        // guarded by mutex
     std::mutex shutdown_mutex;
@@ -164,12 +165,24 @@ void Server::Impl::accept_loop() {
 }
 
 void Server::Impl::keep_loop() {
+    // A scan of every connection: not much more often than needed.
+    const auto period = detail::ConnectionCore::owner_away_limit;
+    // It goes on ticking for a while once no connection is left: waking it for every new
+    // connection of a server that serves them one after another cost a context switch
+    // each (handshakes/s).
+    constexpr int idle_periods_before_sleep = 20;
+    int idle_periods = 0;
     std::unique_lock lock(mutex);
     for (;;) {
-        // No connection, no reason to wake.
-        keeper_cv.wait(lock, [&] { return stopping || !open.empty(); });
-        // A scan of every connection: not much more often than needed.
-        const auto period = detail::ConnectionCore::owner_away_limit;
+        if (!open.empty()) {
+            idle_periods = 0;
+        } else if (++idle_periods > idle_periods_before_sleep) {
+            // No connection for a while, no reason to wake.
+            keeper_asleep = true;
+            keeper_cv.wait(lock, [&] { return stopping || !open.empty(); });
+            keeper_asleep = false;
+            idle_periods = 0;
+        }
         if (keeper_cv.wait_for(lock, period, [&] { return stopping; })) return;
         for (const auto& core : open)
             core->promote_if_away(period);
@@ -308,7 +321,7 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             stop_code = shutdown_code;
             stop_reason = shutdown_reason;
             if (!stopped) {
-                if (open.empty()) keeper_cv.notify_one();
+                if (keeper_asleep) keeper_cv.notify_one();
                 open.insert(core);
             }
         }

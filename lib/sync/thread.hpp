@@ -2,6 +2,7 @@
 // connections with two threads each need small stacks to fit in memory.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -34,48 +35,51 @@ private:
     bool started_ = false;
 };
 
-/// A timed mutex (TimedLockable, for `std::unique_lock`) made of a mutex and a condition
-/// variable. libstdc++'s `std::timed_mutex::try_lock_until` calls
-/// `pthread_mutex_clocklock`, which ThreadSanitizer (GCC 12) does not intercept: it then
+/// A timed mutex (TimedLockable, for `std::unique_lock`): an atomic flag, with a mutex and a
+/// condition variable for the threads that must wait. libstdc++'s
+/// `std::timed_mutex::try_lock_until` calls `pthread_mutex_clocklock`, which ThreadSanitizer (GCC 12) does not intercept: it then
 /// misses the lock, reports every unlock as "unlock of an unlocked mutex" and loses the
 /// ordering the lock provides. Condition variable waits it does see.
 class TimedMutex {
 public:
     void lock() {
+        if (try_lock()) return;
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return !locked_; });
-        locked_ = true;
+        ++waiters_;
+        cv_.wait(lock, [&] { return try_lock(); });
+        --waiters_;
     }
-    bool try_lock() {
-        std::lock_guard lock(mutex_);
-        if (locked_) return false;
-        locked_ = true;
-        return true;
-    }
+    // Uncontended, taking and releasing is one atomic operation each: a message send takes
+    // this lock, and two more mutex round trips per message cost measurable throughput.
+    bool try_lock() { return !locked_.exchange(true, std::memory_order_seq_cst); }
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
+        if (try_lock()) return true;
         std::unique_lock lock(mutex_);
-        if (!cv_.wait_until(lock, deadline, [&] { return !locked_; })) return false;
-        locked_ = true;
-        return true;
+        ++waiters_;
+        const bool locked = cv_.wait_until(lock, deadline, [&] { return try_lock(); });
+        --waiters_;
+        return locked;
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
         return try_lock_until(std::chrono::steady_clock::now() + timeout);
     }
     void unlock() {
-        {
-            std::lock_guard lock(mutex_);
-            locked_ = false;
-        }
+        locked_.store(false, std::memory_order_seq_cst);
+        // Sequentially consistent with the waiter's increment-then-try: either it sees the
+        // lock free, or this sees it waiting. The mutex orders the notify after its wait.
+        if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+        { std::lock_guard lock(mutex_); }
         // All: a waiter whose deadline passed as it woke must not swallow the wake-up.
         cv_.notify_all();
     }
 
 private:
-    std::mutex mutex_;
+    std::atomic<bool> locked_{false};
+    std::atomic<int> waiters_{0};
+    std::mutex mutex_; // for the sleepers only
     std::condition_variable cv_;
-    bool locked_ = false;
 };
 
 } // namespace syncws::detail

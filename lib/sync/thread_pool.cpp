@@ -28,6 +28,8 @@ bool ThreadPool::try_submit(std::function<void()> task) {
     tasks_.push_back(std::move(task));
     ++busy_;
     if (idle_ > tasks_.size() - 1) {
+        // Unlocked first: the worker it wakes needs the lock at once.
+        lock.unlock();
         work_cv_.notify_one();
         return true;
     }
