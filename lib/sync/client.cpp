@@ -110,6 +110,8 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
     ProtocolOptions protocol;
     protocol.max_size = options.connection.max_size;
 
+    // Before connecting: out of descriptors, nothing reaches the server.
+    detail::Doorbell doorbell;
     for (int redirects = 0;; ++redirects) {
         auto stream = open_stream(uri, options, deadline);
         auto engine = std::make_unique<ClientProtocol>(uri, handshake, protocol);
@@ -131,7 +133,7 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
             std::rethrow_exception(error);
         }
         auto core = std::make_shared<detail::ConnectionCore>(
-            std::move(engine), std::move(stream), options.connection, request,
+            std::move(engine), std::move(stream), std::move(doorbell), options.connection, request,
             std::move(*result.response), std::move(result.early));
         core->start(detail::ConnectionCore::Keeper::standby_thread);
         return ClientConnection(std::move(core));

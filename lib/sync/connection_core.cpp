@@ -39,12 +39,14 @@ std::int64_t now_ns() {
 } // namespace
 
 ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
-                               std::unique_ptr<net::Stream> stream, ConnectionOptions options,
-                               Request request, Response response, std::vector<Event> early)
+                               std::unique_ptr<net::Stream> stream, Doorbell doorbell,
+                               ConnectionOptions options, Request request, Response response,
+                               std::vector<Event> early)
     : options_(std::move(options)), side_(engine->side()), request_(std::move(request)),
       response_(std::move(response)), subprotocol_(engine->subprotocol()),
       extensions_(negotiated_extensions(*engine)), local_address_(stream->local_address()),
       remote_address_(stream->remote_address()), stream_(std::move(stream)),
+      doorbell_(std::move(doorbell)),
       assembler_(
           options_.max_queue, options_.max_queue / 4, [this] { doorbell_.ring(); },
           [this](Assembler::Deadline deadline) {

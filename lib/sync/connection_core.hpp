@@ -46,10 +46,12 @@ class ConnectionCore {
 public:
     /// Takes an engine that finished its opening handshake (OPEN) and the stream it ran
     /// on. `early` are events the engine produced right after the handshake (frames that
-    /// arrived in the same read), delivered before anything else.
+    /// arrived in the same read), delivered before anything else. The doorbell is made by
+    /// the caller before the handshake: out of descriptors, a server answers 503 instead of
+    /// 101 then a drop, and a client fails before it connects.
     ConnectionCore(std::unique_ptr<Protocol> engine, std::unique_ptr<net::Stream> stream,
-                   ConnectionOptions options, Request request, Response response,
-                   std::vector<Event> early);
+                   Doorbell doorbell, ConnectionOptions options, Request request,
+                   Response response, std::vector<Event> early);
     ConnectionCore(const ConnectionCore&) = delete;
     ConnectionCore& operator=(const ConnectionCore&) = delete;
     ~ConnectionCore();

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <fcntl.h>
+#include <optional>
 #include <set>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -287,6 +288,18 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             log(LogLevel::error, "request hook failed for " + peer + ": " + e.what());
             response = engine->reject(500, "Internal Server Error");
         }
+        // The connection's wake-up descriptor, before the 101: out of descriptors, the
+        // client hears 503 and may retry, instead of a 101 and a drop.
+        std::optional<detail::Doorbell> doorbell;
+        if (response.status == 101) {
+            try {
+                doorbell.emplace();
+            } catch (const NetworkError& e) {
+                log(LogLevel::warning, "refusing " + peer + ": " + e.what());
+                response = engine->reject(503, "Service Unavailable: out of file descriptors");
+                response.headers.add("Retry-After", "1");
+            }
+        }
         if (!options.server_header.empty() && !response.headers.contains("Server"))
             response.headers.add("Server", options.server_header);
         engine->send_response(response);
@@ -309,9 +322,9 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             return;
         }
         detail::drain_events(*engine, result.early);
-        auto core = std::make_shared<detail::ConnectionCore>(std::move(engine), std::move(stream),
-                                                             options.connection, request, response,
-                                                             std::move(result.early));
+        auto core = std::make_shared<detail::ConnectionCore>(
+            std::move(engine), std::move(stream), std::move(*doorbell), options.connection,
+            request, response, std::move(result.early));
         bool stopped = false;
         std::uint16_t stop_code = 1001;
         std::string stop_reason;
