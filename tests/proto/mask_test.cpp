@@ -1,4 +1,5 @@
 // apply_mask / copy_masked (RFC 6455 §5.3) against the RFC example and a naive byte loop.
+#include "frame_codec.hpp"
 #include "mask.hpp"
 
 #include <gtest/gtest.h>
@@ -152,6 +153,22 @@ TEST(Mask, CopyMaskedLeavesInputAlone) {
     copy_masked(out.data(), original.data(), original.size(), key);
     EXPECT_EQ(original, copy);
     EXPECT_EQ(out, naive_mask(original, key, 0));
+}
+
+TEST(Mask, SerializedMaskedFramesCarryThePayloadMaskedWithTheirKey) {
+    // The writer masks through a bounded buffer: every size around its chunk boundaries,
+    // appended after other output, must come out as the header plus the naive mask.
+    const MaskKey frame_key = {0x37, 0xfa, 0x21, 0x3d};
+    for (const std::size_t size : {0, 1, 3, 4, 5, 125, 4095, 4096, 4097, 8191, 8192, 8193,
+                                   70000}) {
+        const std::string payload = pattern(size, static_cast<unsigned>(size) + 7);
+        std::string out = "earlier output";
+        serialize_frame(out, Opcode::binary, true, 0, payload, frame_key);
+        std::string expected = "earlier output";
+        serialize_frame_header(expected, Opcode::binary, true, 0, size, frame_key);
+        expected += naive_mask(payload, frame_key, 0);
+        EXPECT_EQ(out, expected) << size << " bytes";
+    }
 }
 
 } // namespace
