@@ -48,8 +48,7 @@ using Event = std::variant<Request, Response, Frame>;
 using RandomSource = std::function<void(unsigned char* out, std::size_t size)>;
 
 /// The default `RandomSource`: OpenSSL's CSPRNG (`RAND_bytes`), drawn 256 bytes at a time
-/// for small requests such as mask keys. A copy starts with a block of its own; one object
-/// is called by one thread at a time (each engine holds its own copy).
+/// per thread for small requests such as mask keys. Thread-safe.
 RandomSource default_random_source();
 
 /// Options common to both sides.

@@ -1,5 +1,5 @@
 // default_random_source(): mask keys drawn from a buffered block of CSPRNG output must still
-// be fresh for every frame, also across copies of the source (one per engine).
+// be fresh for every frame, also across copies of the source and across threads.
 #include <syncws/protocol.hpp>
 
 #include <gtest/gtest.h>
@@ -63,17 +63,17 @@ TEST(DefaultRandomSource, SeparateSourcesDoNotRepeatEachOther) {
     EXPECT_LE(repeats(keys), 1u);
 }
 
-TEST(DefaultRandomSource, CopiesOnSeveralThreadsGetDistinctKeys) {
-    // Engines on different threads, each with its copy of one ProtocolOptions.
+TEST(DefaultRandomSource, ThreadsSharingOneSourceGetDistinctKeys) {
+    // One object called from several threads at once, as an application may keep it.
     const RandomSource random = default_random_source();
     constexpr int threads = 4;
     constexpr int per_thread = 1000;
     std::vector<std::vector<std::uint32_t>> drawn(threads);
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t)
-        workers.emplace_back([&drawn, copy = random, t] {
+        workers.emplace_back([&drawn, &random, t] {
             for (int i = 0; i < per_thread; ++i)
-                drawn[t].push_back(draw_key(copy));
+                drawn[t].push_back(draw_key(random));
         });
     for (auto& w : workers)
         w.join();
