@@ -344,7 +344,9 @@ std::size_t Protocol::receive_frames(std::string_view input) {
             const std::size_t start = s.frame.payload.size();
             if (start + take > s.frame.payload.capacity()) {
                 // Grow eightfold, not twofold: a 16 MiB frame is then copied 4.6 MiB on
-                // its way instead of 16. Still bounded by what the peer really sent.
+                // its way instead of 16. Room reserved stays within eight times what the
+                // peer sent so far, and within the declared length (checked against
+                // max_size).
                 const std::uint64_t grown = std::max<std::uint64_t>(
                     start + take, std::uint64_t{8} * s.frame.payload.capacity());
                 s.frame.payload.reserve(static_cast<std::size_t>(

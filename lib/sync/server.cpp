@@ -289,7 +289,9 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             response = engine->reject(500, "Internal Server Error");
         }
         // The connection's wake-up descriptor, before the 101: out of descriptors, the
-        // client hears 503 and may retry, instead of a 101 and a drop.
+        // client hears 503 and may retry, instead of a 101 and a drop. Made only for a 101
+        // (plain HTTP answers need none), so after the hooks: process_response has seen a
+        // 101 that becomes this 503, as it would see one that a vanished client never reads.
         std::optional<detail::Doorbell> doorbell;
         if (response.status == 101) {
             try {

@@ -49,8 +49,9 @@ public:
         cv_.wait(lock, [&] { return try_lock(); });
         --waiters_;
     }
-    // Uncontended, taking and releasing is one atomic operation each: a message send takes
-    // this lock, and two more mutex round trips per message cost measurable throughput.
+    // Uncontended, taking is one atomic exchange and releasing a store and a load: a message
+    // send takes this lock, and two more mutex round trips per message cost measurable
+    // throughput.
     bool try_lock() { return !locked_.exchange(true, std::memory_order_seq_cst); }
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
@@ -65,6 +66,8 @@ public:
     bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
         return try_lock_until(std::chrono::steady_clock::now() + timeout);
     }
+    /// Threads asleep in `lock` or `try_lock_until`, or about to be (for tests).
+    int waiters() const { return waiters_.load(); }
     void unlock() {
         locked_.store(false, std::memory_order_seq_cst);
         // Sequentially consistent with the waiter's increment-then-try: either it sees the

@@ -71,7 +71,9 @@ TEST_F(DescriptorsTest, TheServerAnswers503WhenTheConnectionCannotHaveItsDescrip
     Response refused;
     {
         // Three left: the client's wake-up descriptor and socket, and the socket the server
-        // accepts. The server's own wake-up descriptor is one too many.
+        // accepts. The server's own wake-up descriptor is one too many. (The duplicate the
+        // accept loop makes to cut a handshake short at shutdown fails first, quietly: the
+        // handshake then just cannot be cut short.)
         DescriptorHog hog(3);
         ASSERT_TRUE(hog.exhausted_the_table());
         try {
