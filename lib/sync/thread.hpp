@@ -37,9 +37,10 @@ private:
 
 /// A timed mutex (TimedLockable, for `std::unique_lock`): an atomic flag, with a mutex and a
 /// condition variable for the threads that must wait. libstdc++'s
-/// `std::timed_mutex::try_lock_until` calls `pthread_mutex_clocklock`, which ThreadSanitizer (GCC 12) does not intercept: it then
-/// misses the lock, reports every unlock as "unlock of an unlocked mutex" and loses the
-/// ordering the lock provides. Condition variable waits it does see.
+/// `std::timed_mutex::try_lock_until` calls `pthread_mutex_clocklock`, which
+/// ThreadSanitizer (GCC 12) does not intercept: it then misses the lock, reports every
+/// unlock as "unlock of an unlocked mutex" and loses the ordering the lock provides.
+/// Condition variable waits and atomics it does see.
 class TimedMutex {
 public:
     void lock() {
