@@ -335,7 +335,7 @@ std::shared_ptr<TlsContext> TlsContext::server(const TlsOptions& options) {
 TlsStream::TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsContext> context,
                      std::string peer_name)
     : inner_(std::move(inner)), context_(std::move(context)), peer_name_(std::move(peer_name)),
-      read_buffer_(read_chunk, '\0') {
+      read_buffer_(new char[read_chunk]) {
     ERR_clear_error();
     std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(context_->native_handle()));
     BIO* rbio = BIO_new(BIO_s_mem());
@@ -455,11 +455,11 @@ void TlsStream::handshake(Deadline deadline) {
 // TlsStream: the reader's side
 
 bool TlsStream::fill_from_inner() {
-    std::size_t n = inner_->read_some(read_buffer_.data(), read_buffer_.size());
+    std::size_t n = inner_->read_some(read_buffer_.get(), read_chunk);
     if (n == 0) return false;
     std::lock_guard<std::mutex> lock(tls_mutex_);
     // A memory BIO grows as needed: the write takes everything or fails for lack of memory.
-    if (BIO_write(SSL_get_rbio(ssl_), read_buffer_.data(), static_cast<int>(n)) !=
+    if (BIO_write(SSL_get_rbio(ssl_), read_buffer_.get(), static_cast<int>(n)) !=
         static_cast<int>(n)) {
         throw TlsError("TLS: out of memory buffering received data");
     }
