@@ -39,16 +39,22 @@ std::int64_t now_ns() {
 } // namespace
 
 ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
-                               std::unique_ptr<net::Stream> stream, Doorbell doorbell,
+                               std::unique_ptr<net::Stream> stream,
+                               std::unique_ptr<Doorbell> doorbell,
                                ConnectionOptions options, Request request, Response response,
                                std::vector<Event> early)
     : options_(std::move(options)), side_(engine->side()), request_(std::move(request)),
       response_(std::move(response)), subprotocol_(engine->subprotocol()),
       extensions_(negotiated_extensions(*engine)), local_address_(stream->local_address()),
       remote_address_(stream->remote_address()), stream_(std::move(stream)),
-      doorbell_(std::move(doorbell)),
+      doorbell_(std::move(doorbell)), bell_(doorbell_.get()),
       assembler_(
-          options_.max_queue, options_.max_queue / 4, [this] { doorbell_.ring(); },
+          options_.max_queue, options_.max_queue / 4,
+          [this] {
+              // Without a doorbell the consumer is the owner (anyone else has asked for a
+              // doorbell through promotion), and the owner is not in its poll().
+              if (auto* bell = bell_.load(std::memory_order_acquire)) bell->ring();
+          },
           [this](Assembler::Deadline deadline) {
               std::unique_lock lock(engine_mutex_);
               // Another thread waiting for messages: only an I/O thread serves it whatever
@@ -107,13 +113,24 @@ void ConnectionCore::promote_if_away(std::chrono::nanoseconds limit) {
     if (owner_away_with_work_locked(limit)) promote_locked();
 }
 
+void ConnectionCore::help_deaf_loop() {
+    if (!deaf_loop_missed_.load(std::memory_order_relaxed)) return;
+    std::unique_lock lock(engine_mutex_);
+    // Only while the loop still sits in the poll() that cannot hear: once out, it sees to
+    // everything itself.
+    const auto deaf = [this] { return io_polling_ && !poll_has_bell_ && !aborted_; };
+    if (deaf() && !poll_for_write_) write_locked(lock, Write::now);
+    if (deaf() && close_deadline_ && Clock::now() >= *close_deadline_) drop_after_close_timeout(lock);
+    deaf_loop_missed_ = deaf() && (output_waiting_locked() || close_deadline_);
+}
+
 bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit) {
     // An owner writing what it sent is away all the same: it does not read.
     const auto since = owner_away_since_.load();
     if (owner_in_loop_ || threaded_ || done_ || since == 0 || now_ns() - since < limit.count())
         return false;
     // Housekeeping needs no thread: done here, unless the owner is writing (outbox_).
-    if (!io_running_ && release_buffers_at_ && Clock::now() >= *release_buffers_at_)
+    if (!io_running_ && !writing_ && release_buffers_at_ && Clock::now() >= *release_buffers_at_)
         release_large_buffers_locked();
     // Nothing to do while it is away: no output, no deadline before the next look, nothing
     // to read. A handler busy for a while with a quiet peer keeps its single thread.
@@ -129,7 +146,7 @@ bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit)
 
 void ConnectionCore::release_large_buffers_locked() {
     release_buffers_at_.reset();
-    if (unwritten_locked() > 0) return;
+    if (writing_ || unwritten_locked() > 0) return;
     Bytes().swap(outbox_);
     outbox_sent_ = 0;
     Bytes spare; // the engine's (empty) output buffer, with its capacity
@@ -147,6 +164,15 @@ void ConnectionCore::promote_locked() {
         return;
     }
     promote_asked_ = false;
+    // An I/O thread is there for other threads: they ring.
+    try {
+        make_doorbell_locked();
+    } catch (...) {
+        promotion_failed_ = true;
+        fail_io_locked(std::current_exception());
+        state_cv_.notify_all();
+        return;
+    }
     if (standby_) {
         threaded_ = true;
         owner_away_since_ = 0;
@@ -269,7 +295,9 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
     bool polled = false;
     for (;;) {
         if (!write_blocked_ && !aborted_ && output_waiting_locked()) write_locked(lock);
-        if (engine_->eof_to_send() && !eof_sent_ && (aborted_ || !output_waiting_locked())) {
+        // The half-close is a write: not while another thread holds the token (it does it).
+        if (engine_->eof_to_send() && !eof_sent_ && !writing_ &&
+            (aborted_ || !output_waiting_locked())) {
             bool done = true;
             if (!aborted_) {
                 lock.unlock();
@@ -298,7 +326,8 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
             if (promote_asked_) return LoopEnd::promoted;
             // Output other threads queued while this one wrote rang nobody: it goes now,
             // or it would wait for the owner's next call.
-            const bool leftover = !write_blocked_ && !aborted_ && engine_->output_size() > 0;
+            const bool leftover =
+                !write_blocked_ && !aborted_ && !writing_ && engine_->output_size() > 0;
             met = until();
             if (met && polled && !leftover) return LoopEnd::until;
             if (!met && polled && !leftover && deadline != Clock::time_point::max() &&
@@ -311,25 +340,32 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         // peer) and let the assembler ring when there is room again.
         const bool want_read = !eof_received_ && assembler_.may_read();
         // Output still queued (write_locked takes the engine's once per call) means: write
-        // again as soon as poll() has let reads in.
-        const bool want_write = (write_blocked_ || output_waiting_locked()) && !aborted_;
+        // again as soon as poll() has let reads in. Not while another thread holds the
+        // write token: it writes everything before it lets go.
+        const bool want_write =
+            (write_blocked_ || output_waiting_locked()) && !aborted_ && !writing_;
         auto wake = next_deadline_locked();
         if (deadline != Clock::time_point::max() && (!wake || deadline < *wake)) wake = deadline;
         if (met) wake = Clock::now();
         polled = true;
-        io_waiting_ = true;
+        Doorbell* const bell = doorbell_.get();
+        io_polling_ = true;
+        poll_has_bell_ = bell != nullptr;
+        poll_for_write_ = want_write;
+        bell_rung_ = false;
         lock.unlock();
         net::Readiness ready;
         std::exception_ptr error;
         try {
-            ready = stream_->wait(want_read, want_write, doorbell_.fd(),
+            ready = stream_->wait(want_read, want_write, bell ? bell->fd() : -1,
                                   wake ? *wake : net::Deadline::max());
         } catch (...) {
             error = std::current_exception(); // poll() itself failed (ENOMEM)
         }
-        if (ready.woken) doorbell_.drain();
+        if (ready.woken) bell->drain();
         lock.lock();
-        io_waiting_ = false;
+        io_polling_ = false;
+        deaf_loop_missed_ = false; // whatever it missed, the loop sees now
         if (error) {
             fail_io_locked(error);
             return LoopEnd::over;
@@ -407,14 +443,7 @@ bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
     const auto now = Clock::now();
     if (release_buffers_at_ && now >= *release_buffers_at_) release_large_buffers_locked();
     if (close_deadline_ && now >= *close_deadline_) {
-        // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
-        close_deadline_.reset();
-        aborted_ = true;
-        stream_->abort();
-        // The logger is user code: never called under the engine lock.
-        lock.unlock();
-        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
-        lock.lock();
+        drop_after_close_timeout(lock);
         return true;
     }
     if (engine_->state() != State::open) return false;
@@ -446,6 +475,17 @@ bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
     return false;
 }
 
+void ConnectionCore::drop_after_close_timeout(std::unique_lock<std::mutex>& lock) {
+    // RFC 6455 §7.1.1: after a timeout, drop the TCP connection.
+    close_deadline_.reset();
+    aborted_ = true;
+    stream_->abort();
+    // The logger is user code: never called under the engine lock.
+    lock.unlock();
+    log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
+    lock.lock();
+}
+
 std::optional<Clock::time_point> ConnectionCore::next_deadline_locked() const {
     auto wake = next_protocol_deadline_locked();
     if (release_buffers_at_ && (!wake || *release_buffers_at_ < *wake)) wake = release_buffers_at_;
@@ -464,14 +504,44 @@ std::optional<Clock::time_point> ConnectionCore::next_protocol_deadline_locked()
 }
 
 void ConnectionCore::wake_io_locked() {
-    if (!io_waiting_) return;
     // Once is enough: it looks at everything when it wakes.
-    io_waiting_ = false;
-    doorbell_.ring();
+    if (!io_polling_ || bell_rung_) return;
+    if (poll_has_bell_) {
+        bell_rung_ = true;
+        doorbell_->ring();
+        return;
+    }
+    // This poll() cannot hear anyone; its next one will. Meanwhile the callers and the
+    // keeper make up for it (see the class comment). Out of descriptors, the loop stays
+    // deaf: slower to hear of a promotion or a close, never wrong.
+    deaf_loop_missed_ = true;
+    try {
+        make_doorbell_locked();
+    } catch (const NetworkError&) {
+    }
 }
 
-void ConnectionCore::output_queued_locked(std::unique_lock<std::mutex>& lock) {
+void ConnectionCore::make_doorbell_locked() {
+    if (doorbell_) return;
+    doorbell_ = std::make_unique<Doorbell>();
+    bell_.store(doorbell_.get(), std::memory_order_release);
+}
+
+void ConnectionCore::write_for_deaf_loop_locked(std::unique_lock<std::mutex>& lock,
+                                                bool may_block) {
+    // No doorbell made for this: a thread that broadcasts to every connection must not
+    // double the descriptors of a server. Waiting for writable, the loop writes this with
+    // the rest. What a non-blocking write leaves, the keeper writes (write_locked says so).
+    if (poll_for_write_ || aborted_) return;
+    write_locked(lock, may_block ? Write::all : Write::now);
+}
+
+void ConnectionCore::output_queued_locked(std::unique_lock<std::mutex>& lock, bool may_block) {
     if (threaded_ || io_running_) {
+        if (io_polling_ && !poll_has_bell_) {
+            write_for_deaf_loop_locked(lock, may_block);
+            return;
+        }
         // A blocked socket is what the runner waits for: new output changes nothing.
         if (!write_blocked_) wake_io_locked();
         return;
@@ -488,9 +558,11 @@ void ConnectionCore::output_queued_locked(std::unique_lock<std::mutex>& lock) {
     if (assembler_.ready()) return;
     io_running_ = true;
     // Again while other threads queued output meanwhile: they rang nobody.
+    // (Not if another thread holds the write token: it writes this too.)
     do
         write_locked(lock);
-    while (!write_blocked_ && !aborted_ && engine_->output_size() > 0 && !promote_asked_);
+    while (!write_blocked_ && !aborted_ && !writing_ && engine_->output_size() > 0 &&
+           !promote_asked_);
     io_running_ = false;
     if (promote_asked_ || foreign_waiters_ > 0) promote_locked();
 }
@@ -515,12 +587,12 @@ void ConnectionCore::fail_io_locked(std::exception_ptr error) {
     stream_->abort(); // wakes the I/O thread, which ends the connection
 }
 
-void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
-    // The engine's output is taken once per call: senders that keep queueing must not keep
-    // this thread from reading and from its deadlines.
+void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock, Write how) {
+    if (writing_) return;
+    writing_ = true;
     bool taken_from_engine = false;
     for (;;) {
-        if (outbox_sent_ == outbox_.size() && !taken_from_engine) {
+        if (outbox_sent_ == outbox_.size() && (!taken_from_engine || how == Write::all)) {
             outbox_sent_ = 0;
             engine_->take_output(outbox_); // swaps buffers: no copy
             taken_from_engine = true;
@@ -531,7 +603,12 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
         std::size_t taken = 0;
         std::exception_ptr error;
         try {
-            taken = stream_->write_some_now(outbox_.data() + outbox_sent_, offered);
+            if (how == Write::all) {
+                stream_->write_all(outbox_.data() + outbox_sent_, offered); // the backlog too
+                taken = offered;
+            } else {
+                taken = stream_->write_some_now(outbox_.data() + outbox_sent_, offered);
+            }
         } catch (...) {
             error = std::current_exception();
         }
@@ -548,6 +625,28 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock) {
             write_blocked_ = true;
             break;
         }
+    }
+    if (how == Write::all && !aborted_) {
+        write_blocked_ = false;
+        // The loop that cannot hear this thread would not half-close after it either.
+        if (engine_->eof_to_send() && !eof_sent_) {
+            lock.unlock();
+            try {
+                stream_->shutdown_write();
+            } catch (...) {
+                // The peer is gone already; the loop's reading will see EOF or the error.
+            }
+            lock.lock();
+            eof_sent_ = true;
+        }
+    }
+    writing_ = false;
+    // A loop in poll() that left the writing to this thread must hear of what is left.
+    if (io_polling_ && !poll_for_write_ && !aborted_ && output_waiting_locked()) {
+        if (poll_has_bell_)
+            wake_io_locked();
+        else
+            deaf_loop_missed_ = true; // the keeper writes it (no doorbell made for output)
     }
     if (outbox_.capacity() > large_buffer) release_buffers_at_ = deadline_after(large_buffer_keep);
     state_cv_.notify_all(); // room for senders waiting on the high mark
@@ -679,6 +778,8 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     // Whoever waits on the future is not reading: the pong needs a thread that does, or
     // the round trip would include the time until the owner's next call.
     promote_locked();
+    // No thread to be had: nobody would read the pong, and a future's waiter runs no loop.
+    if (promotion_failed_) throw_closed(lock);
     PendingPing ping;
     ping.payload = data ? std::move(*data) : ping_payload();
     for (const auto& p : pings_)
@@ -770,18 +871,19 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         if (have_send_lock && engine_->state() == State::open && !aborted_) {
             engine_->send_close(code, reason);
             after_engine_call_locked();
-            output_queued_locked(lock);
+            // Not blocking on a peer that does not read: the deadline below must hold.
+            output_queued_locked(lock, false);
         }
     }
     if (have_send_lock) send_lock.unlock();
     assembler_.disable_flow_control();
     std::unique_lock lock(engine_mutex_);
-    if (!wait_closed_locked(lock, deadline)) {
-        aborted_ = true;
-        stream_->abort();
-        lock.unlock(); // the logger is user code: not under the engine lock
-        log(LogLevel::debug, "close timeout: dropping the connection to " + remote_address_);
-        lock.lock();
+    // A closing handshake already under way keeps its deadline (the loop may not have heard
+    // of it, see the class comment): a server closing all its connections waits for them
+    // together, not for one timeout after another.
+    const auto until = close_deadline_ && *close_deadline_ < deadline ? *close_deadline_ : deadline;
+    if (!wait_closed_locked(lock, until)) {
+        drop_after_close_timeout(lock);
         wait_locked(lock, [&] { return done_; }, Clock::time_point::max());
     }
 }
@@ -792,7 +894,7 @@ void ConnectionCore::begin_close(std::uint16_t code, std::string_view reason) {
     closing_ = true;
     engine_->send_close(code, reason);
     after_engine_call_locked();
-    output_queued_locked(lock);
+    output_queued_locked(lock, false);
 }
 
 bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
@@ -805,7 +907,7 @@ bool ConnectionCore::try_send(Opcode opcode, BytesView data) {
         engine_->send_text(data.as_string_view());
     else
         engine_->send_binary(data);
-    output_queued_locked(lock);
+    output_queued_locked(lock, false);
     return true;
 }
 

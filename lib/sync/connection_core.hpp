@@ -38,6 +38,16 @@ namespace syncws::detail {
 /// the owner's own sends are written at once, or, while a received message waits for it,
 /// left to go with its answers when it comes back.
 ///
+/// One descriptor: the doorbell (an eventfd) is made only when another thread first needs
+/// to wake the loop, or at promotion; a connection used by its owner alone never has one.
+/// Until then the owner's poll() cannot hear other threads, so what they would ring for is
+/// done otherwise: their output they write themselves (`writing_` is the token: whoever
+/// holds it writes everything queued before letting go), blocking like a blocking socket;
+/// a call that must not block (`try_send`, `begin_close`) writes what the socket takes and
+/// leaves the rest to the server's keeper (`promote_if_away`); a promotion asked waits for
+/// the owner's loop to come round (it still reads, so pongs and closes are answered); a
+/// closer enforces its own deadline by aborting the stream.
+///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
 /// `engine_mutex_` is never held across blocking socket I/O or user code (the keepers
@@ -46,12 +56,11 @@ class ConnectionCore {
 public:
     /// Takes an engine that finished its opening handshake (OPEN) and the stream it ran
     /// on. `early` are events the engine produced right after the handshake (frames that
-    /// arrived in the same read), delivered before anything else. The doorbell is made by
-    /// the caller before the handshake: out of descriptors, a server answers 503 instead of
-    /// 101 then a drop, and a client fails before it connects.
+    /// arrived in the same read), delivered before anything else. `doorbell` may be null:
+    /// it is made when first needed (see the class comment).
     ConnectionCore(std::unique_ptr<Protocol> engine, std::unique_ptr<net::Stream> stream,
-                   Doorbell doorbell, ConnectionOptions options, Request request,
-                   Response response, std::vector<Event> early);
+                   std::unique_ptr<Doorbell> doorbell, ConnectionOptions options,
+                   Request request, Response response, std::vector<Event> early);
     ConnectionCore(const ConnectionCore&) = delete;
     ConnectionCore& operator=(const ConnectionCore&) = delete;
     ~ConnectionCore();
@@ -75,6 +84,13 @@ public:
     /// running its I/O) for `limit` or longer: deadlines, pings and deferred output must
     /// not wait for a handler busy elsewhere. For the server's keeper; any thread.
     void promote_if_away(std::chrono::nanoseconds limit);
+    /// True while the owner's loop sits in a poll() that missed something the keeper can do
+    /// (`help_deaf_loop`).
+    bool deaf_loop_needs_help() const { return deaf_loop_missed_.load(std::memory_order_relaxed); }
+    /// The keeper's part for a loop deaf to other threads: writes what non-blocking calls
+    /// left and drops the connection at a close deadline another thread set. It may call
+    /// the logger: not under a lock of the caller's that the logger could want.
+    void help_deaf_loop();
 
     void send_data(Opcode opcode, BytesView data, bool compress);
     void send_fragments(bool binary, const std::function<std::optional<std::string>()>& next);
@@ -156,6 +172,8 @@ private:
     // The I/O thread's turn at the clock: keepalive pings, the pong and close deadlines.
     // Returns true if it did something (the loop goes round again).
     bool keep_time_locked(std::unique_lock<std::mutex>& lock);
+    // RFC 6455 §7.1.1: the close timeout passed, the TCP connection goes.
+    void drop_after_close_timeout(std::unique_lock<std::mutex>& lock);
     // When the I/O thread must wake next, if ever.
     std::optional<Clock::time_point> next_deadline_locked() const;
     // The same, for the peer's sake only: close and keepalive, not housekeeping.
@@ -163,9 +181,19 @@ private:
     // Reads once (the stream said readable), feeds the engine and delivers the events.
     // Returns false at the end of the stream.
     bool read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events);
-    // The I/O thread writes the queued output, as far as the socket takes it without
-    // blocking (the rest once poll() says writable).
-    void write_locked(std::unique_lock<std::mutex>& lock);
+    // Writes the queued output, holding the write token (`writing_`; returns at once if
+    // another thread holds it: that one writes this too). `Write::now`: the loop's way, as
+    // far as the socket takes it without blocking (the rest once poll() says writable),
+    // taking the engine's output once per call, so that senders that keep queueing do not
+    // keep the loop from reading. `Write::all`: for a thread whose output the loop cannot
+    // hear of: everything, the engine's too, and the end of the stream if it is due,
+    // blocking while the peer does not read.
+    enum class Write { now, all };
+    void write_locked(std::unique_lock<std::mutex>& lock, Write how = Write::now);
+    // Makes the doorbell if there is none yet. Throws NetworkError when no descriptor is left.
+    void make_doorbell_locked();
+    // Another thread queued output while the loop sits in a poll() that cannot hear it.
+    void write_for_deaf_loop_locked(std::unique_lock<std::mutex>& lock, bool may_block);
     // Bytes queued and not yet handed to the stream.
     std::size_t unwritten_locked() const {
         return engine_->output_size() + (outbox_.size() - outbox_sent_);
@@ -175,8 +203,9 @@ private:
     // an earlier deadline, the end.
     void wake_io_locked();
     // After a sender queued output: wakes the I/O thread unless it waits for writable
-    // anyway; with no I/O thread and the owner away, writes it or promotes.
-    void output_queued_locked(std::unique_lock<std::mutex>& lock);
+    // anyway; with no I/O thread and the owner away, writes it or promotes. `may_block`
+    // false for calls that must return at once (try_send, begin_close).
+    void output_queued_locked(std::unique_lock<std::mutex>& lock, bool may_block = true);
     void deliver(std::vector<Event>& events);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();
@@ -204,7 +233,8 @@ private:
     std::string local_address_;
     std::string remote_address_;
     std::unique_ptr<net::Stream> stream_;
-    Doorbell doorbell_;
+    std::unique_ptr<Doorbell> doorbell_; // guarded by engine_mutex_; never replaced once made
+    std::atomic<Doorbell*> bell_{nullptr}; // the same, for the assembler's ring (no lock there)
     Assembler assembler_;
     std::vector<Frame> data_frames_; // the I/O runner's: frames on their way to the assembler
     std::unique_ptr<char[]> read_buffer_; // the I/O runner's
@@ -218,7 +248,7 @@ private:
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
     // Output taken from the engine; [outbox_sent_, size) is still to be written. Only the
-    // I/O runner changes it, and it reads it unlocked while it writes.
+    // holder of the write token changes it, and it reads it unlocked while it writes.
     Bytes outbox_;
     std::size_t outbox_sent_ = 0;
     bool write_blocked_ = false; // the socket took nothing: the I/O thread waits for writable
@@ -228,7 +258,11 @@ private:
     std::optional<Clock::time_point> release_buffers_at_; // large write buffers, unused since
     std::deque<PendingPing> pings_;
     std::exception_ptr cause_; // the first I/O or keepalive error
-    bool io_waiting_ = false;  // the I/O runner is in poll(), deaf to anything but the doorbell
+    bool io_polling_ = false;  // the I/O runner is in poll(), deaf to anything but the doorbell
+    bool poll_has_bell_ = false;  // ...and polls the doorbell too (else it hears nobody)
+    bool poll_for_write_ = false; // ...and waits for writable: it writes what is queued next
+    bool bell_rung_ = false;      // ...and has been rung: once is enough
+    bool writing_ = false;     // the write token: a thread is writing (write_locked)
     bool io_running_ = false;  // the owner runs the I/O (loop or write): nobody else may
     bool owner_in_loop_ = false; // ...and it is the loop, which reads
     bool threaded_ = false;    // the I/O thread runs (or ran) the I/O, for good
@@ -246,6 +280,10 @@ private:
     std::atomic<std::int64_t> latency_ns_{0};
     std::atomic<bool> started_{false};
     std::atomic<bool> shut_down_{false};
+    // The owner's loop sits in a poll() that did not hear something: output a non-blocking
+    // call left, a close deadline another thread set. The keeper sees to those
+    // (help_deaf_loop); the loop clears it when it wakes.
+    std::atomic<bool> deaf_loop_missed_{false};
     // When the owner last left the loop (steady clock, ns): since then nothing read. 0
     // while it runs it or once there is an I/O thread. Read by the keeper without the lock.
     std::atomic<std::int64_t> owner_away_since_{0};

@@ -173,6 +173,7 @@ void Server::Impl::keep_loop() {
     // each (handshakes/s).
     constexpr int idle_periods_before_sleep = 20;
     int idle_periods = 0;
+    std::vector<std::shared_ptr<detail::ConnectionCore>> needing_help;
     std::unique_lock lock(mutex);
     for (;;) {
         if (!open.empty()) {
@@ -185,8 +186,17 @@ void Server::Impl::keep_loop() {
             idle_periods = 0;
         }
         if (keeper_cv.wait_for(lock, period, [&] { return stopping; })) return;
-        for (const auto& core : open)
+        for (const auto& core : open) {
             core->promote_if_away(period);
+            if (core->deaf_loop_needs_help()) needing_help.push_back(core);
+        }
+        if (needing_help.empty()) continue;
+        // It writes and may log: not under the server's lock.
+        lock.unlock();
+        for (const auto& core : needing_help)
+            core->help_deaf_loop();
+        needing_help.clear();
+        lock.lock();
     }
 }
 
@@ -288,20 +298,6 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
             log(LogLevel::error, "request hook failed for " + peer + ": " + e.what());
             response = engine->reject(500, "Internal Server Error");
         }
-        // The connection's wake-up descriptor, before the 101: out of descriptors, the
-        // client hears 503 and may retry, instead of a 101 and a drop. Made only for a 101
-        // (plain HTTP answers need none), so after the hooks: process_response has seen a
-        // 101 that becomes this 503, as it would see one that a vanished client never reads.
-        std::optional<detail::Doorbell> doorbell;
-        if (response.status == 101) {
-            try {
-                doorbell.emplace();
-            } catch (const NetworkError& e) {
-                log(LogLevel::warning, "refusing " + peer + ": " + e.what());
-                response = engine->reject(503, "Service Unavailable: out of file descriptors");
-                response.headers.add("Retry-After", "1");
-            }
-        }
         if (!options.server_header.empty() && !response.headers.contains("Server"))
             response.headers.add("Server", options.server_header);
         engine->send_response(response);
@@ -325,7 +321,7 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
         }
         detail::drain_events(*engine, result.early);
         auto core = std::make_shared<detail::ConnectionCore>(
-            std::move(engine), std::move(stream), std::move(*doorbell), options.connection,
+            std::move(engine), std::move(stream), nullptr, options.connection,
             request, response, std::move(result.early));
         bool stopped = false;
         std::uint16_t stop_code = 1001;

@@ -1,6 +1,8 @@
-// Out of file descriptors (EMFILE): a connection that cannot get its wake-up descriptor is
-// refused before anything is promised. A server answers 503, not 101 then a drop; a client
-// fails before it connects. A binary of its own: these tests fill the process's table.
+// Out of file descriptors (EMFILE). A server connection needs one descriptor, its socket:
+// its wake-up descriptor is made only when another thread needs to wake it, and a
+// connection that then cannot have one fails alone, with an error that says why. A client
+// makes its wake-up descriptor first and fails before it connects. A binary of its own:
+// these tests fill the process's table.
 #include "sync_test_util.hpp"
 
 #include <syncws/client.hpp>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
+#include <future>
 #include <string>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -88,30 +91,57 @@ protected:
     }
 };
 
-TEST_F(DescriptorsTest, TheServerAnswers503WhenTheConnectionCannotHaveItsDescriptor) {
-    auto server = start_server(echo_handler());
-    const std::string uri = uri_of(*server);
-    Response refused;
-    {
-        // Three left: the client's wake-up descriptor and socket, and the socket the server
-        // accepts. The server's own wake-up descriptor is one too many. (The duplicate the
-        // accept loop makes to cut a handshake short at shutdown fails first, quietly: the
-        // handshake then just cannot be cut short.)
-        DescriptorHog hog(3);
-        ASSERT_TRUE(hog.exhausted_the_table());
-        try {
-            connect(uri);
-            ADD_FAILURE() << "the connection opened with no descriptor left for the server";
-        } catch (const InvalidStatus& e) {
-            refused = e.response();
-        }
-    }
-    EXPECT_EQ(refused.status, 503);
-    EXPECT_TRUE(refused.headers.contains("Retry-After"));
-    // The server goes on: with descriptors back, the next client gets through.
+void expect_echo(const std::string& uri) {
     auto client = connect(uri);
     client.send_text("after");
     EXPECT_EQ(client.recv().data, "after");
+}
+
+TEST_F(DescriptorsTest, AServerConnectionNeedsOnlyItsSocket) {
+    auto server = start_server(echo_handler());
+    const std::string uri = uri_of(*server);
+    // Three left: the client's wake-up descriptor and socket, and the socket the server
+    // accepts. (The duplicate the accept loop makes to cut a handshake short at shutdown
+    // fails, quietly: the handshake then just cannot be cut short.)
+    DescriptorHog hog(3);
+    ASSERT_TRUE(hog.exhausted_the_table());
+    expect_echo(uri);
+}
+
+TEST_F(DescriptorsTest, APromotionWithoutADescriptorFailsOnlyItsConnection) {
+    std::promise<std::string> failure;
+    auto server = start_server([&](ServerConnection& c) {
+        auto first = c.recv();
+        if (first.data != "promote") { // the client that comes after
+            c.send(first);
+            return;
+        }
+        // The handler waits on a pong: the connection needs a thread that reads, and that
+        // thread a wake-up descriptor.
+        try {
+            c.ping().get();
+            failure.set_value("the pong came");
+        } catch (const ConnectionClosedError& e) {
+            const auto cause = nested_cause(e);
+            try {
+                if (cause) std::rethrow_exception(cause);
+                failure.set_value(std::string("no cause: ") + e.what());
+            } catch (const std::exception& inner) {
+                failure.set_value(inner.what());
+            }
+        }
+    });
+    const std::string uri = uri_of(*server);
+    {
+        DescriptorHog hog(3); // as above
+        ASSERT_TRUE(hog.exhausted_the_table());
+        auto client = connect(uri);
+        client.send_text("promote");
+        auto reason = failure.get_future();
+        EXPECT_TRUE(contains(reason.get(), "wake-up descriptor"));
+        EXPECT_THROW(client.recv(), ConnectionClosedError);
+    }
+    expect_echo(uri); // the server goes on
 }
 
 TEST_F(DescriptorsTest, AClientFailsBeforeConnectingWhenNoDescriptorIsLeft) {
@@ -127,9 +157,7 @@ TEST_F(DescriptorsTest, AClientFailsBeforeConnectingWhenNoDescriptorIsLeft) {
             EXPECT_TRUE(contains(e.what(), "wake-up descriptor")) << e.what();
         }
     }
-    auto client = connect(uri);
-    client.send_text("after");
-    EXPECT_EQ(client.recv().data, "after");
+    expect_echo(uri);
 }
 
 } // namespace

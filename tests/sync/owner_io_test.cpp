@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,6 +121,72 @@ TEST_F(OwnerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
     EXPECT_EQ(client.recv().data, "from another thread");
     client.send_text("bye");
     EXPECT_EQ(client.recv().data, "handler got bye");
+}
+
+// While the handler waits in recv, its poll() has no wake-up descriptor (a server
+// connection has one only once another thread needs it): other threads write their
+// messages themselves, and what a non-blocking call leaves, the server's keeper writes.
+TEST_F(OwnerIoTest, AnotherThreadsLargeMessageArrivesWhileTheHandlerWaitsInRecv) {
+    const std::string large = pattern(8 << 20, 7); // more than the socket buffers take
+    auto server = start_server([&](ServerConnection& c) {
+        c.recv();
+        auto other = run_async([&] { c.send_binary(large); });
+        const auto message = c.recv();
+        other.get();
+        c.send_text("handler got " + message.data);
+    });
+    ClientOptions options;
+    options.connection.max_size = large.size();
+    auto client = connect(uri_of(*server), options);
+    client.send_text("start");
+    EXPECT_TRUE(client.recv().data == large);
+    client.send_text("bye");
+    EXPECT_EQ(client.recv().data, "handler got bye");
+}
+
+TEST_F(OwnerIoTest, WhatATrySendLeavesArrivesWhileTheHandlerWaitsInRecv) {
+    const std::string large = pattern(8 << 20, 8);
+    Latch in_handler;
+    auto server = start_server([&](ServerConnection& c) {
+        in_handler.count_down();
+        for (auto& m : c)
+            c.send(m);
+    });
+    ClientOptions options;
+    options.connection.max_size = large.size();
+    auto client = connect(uri_of(*server), options);
+    ASSERT_TRUE(in_handler.wait());
+    auto connections = server->connections();
+    ASSERT_EQ(connections.size(), 1u);
+    EXPECT_TRUE(connections[0].try_send(large, true));
+    EXPECT_TRUE(client.recv().data == large);
+    client.send_text("echo");
+    EXPECT_EQ(client.recv().data, "echo");
+}
+
+TEST_F(OwnerIoTest, AnotherThreadClosesWhileTheHandlerWaitsInRecv) {
+    std::promise<std::uint16_t> handler_saw;
+    auto server = start_server([&](ServerConnection& c) {
+        auto other = run_async([&] { c.close(4000, "from another thread"); });
+        try {
+            c.recv();
+        } catch (const ConnectionClosed&) {
+        }
+        other.get();
+        const auto sent = c.close_sent();
+        handler_saw.set_value(sent ? sent->code : 0);
+    });
+    auto client = connect(uri_of(*server));
+    try {
+        client.recv();
+        ADD_FAILURE() << "a message instead of the close";
+    } catch (const ConnectionClosedError& e) {
+        ASSERT_TRUE(e.received());
+        EXPECT_EQ(e.received()->code, 4000);
+    }
+    auto code = handler_saw.get_future();
+    ASSERT_TRUE(finishes(code)) << "close() from another thread did not end the handler's recv";
+    EXPECT_EQ(code.get(), 4000);
 }
 
 TEST_F(OwnerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
