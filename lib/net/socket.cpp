@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -108,6 +109,45 @@ std::size_t SocketStream::read_some(char* buf, std::size_t n) {
         ssize_t r = ::recv(fd_.get(), buf, n, 0);
         if (r >= 0) return static_cast<std::size_t>(r);
         if (errno == EINTR) continue;
+        // A receive timeout read_some_until left set: read_some has none.
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && read_timeout_.count() > 0) continue;
+        if (aborted_.load(std::memory_order_acquire)) return 0;
+        detail::throw_errno(errno, "read from " + remote_address_ + " failed");
+    }
+}
+
+bool SocketStream::arm_read_timeout(Deadline deadline) {
+    using std::chrono::microseconds;
+    microseconds wanted{0};
+    if (deadline != Deadline::max()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (deadline <= now) return false;
+        wanted = std::chrono::ceil<microseconds>(deadline - now);
+        // The one set still ends after the deadline (never early) and not too late.
+        if (read_timeout_ >= wanted && read_timeout_ - wanted <= read_timeout_slack) return true;
+    } else if (read_timeout_.count() == 0) {
+        return true;
+    }
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(wanted.count() / 1000000);
+    tv.tv_usec = static_cast<suseconds_t>(wanted.count() % 1000000);
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+        detail::throw_errno(errno, "setting the receive timeout of " + remote_address_);
+    read_timeout_ = wanted;
+    return true;
+}
+
+std::optional<std::size_t> SocketStream::read_some_until(char* buf, std::size_t n,
+                                                         Deadline deadline) {
+    if (n == 0) return 0;
+    for (;;) {
+        if (aborted_.load(std::memory_order_acquire)) return 0;
+        // Past the deadline it still looks once, as a poll() with no time left would.
+        const bool passed = !arm_read_timeout(deadline);
+        ssize_t r = ::recv(fd_.get(), buf, n, passed ? MSG_DONTWAIT : 0);
+        if (r >= 0) return static_cast<std::size_t>(r);
+        if (passed && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::nullopt;
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue; // re-armed
         if (aborted_.load(std::memory_order_acquire)) return 0;
         detail::throw_errno(errno, "read from " + remote_address_ + " failed");
     }

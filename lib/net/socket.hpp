@@ -54,6 +54,13 @@ public:
     ~SocketStream() override = default;
 
     std::size_t read_some(char* buf, std::size_t n) override;
+    /// A blocking `recv` bounded by `SO_RCVTIMEO`, which is relative to each call: it is set
+    /// again only when the deadline moved, or when reusing it would end more than
+    /// `read_timeout_slack` past the deadline. A busy connection pays a `setsockopt` a few
+    /// times a second, not a `poll` per read.
+    std::optional<std::size_t> read_some_until(char* buf, std::size_t n,
+                                               Deadline deadline) override;
+    static constexpr std::chrono::milliseconds read_timeout_slack{20};
     void write_all(const char* data, std::size_t n) override;
     std::size_t write_some_now(const char* data, std::size_t n) override;
     Readiness wait(bool read, bool write, int wake_fd, Deadline deadline) override;
@@ -71,6 +78,12 @@ private:
     std::string local_address_;
     std::string remote_address_;
     std::atomic<bool> aborted_{false};
+    // The reader's: SO_RCVTIMEO as last set (zero: none, recv blocks).
+    std::chrono::microseconds read_timeout_{0};
+
+    // Sets SO_RCVTIMEO so that a recv starting now ends by `deadline` (at most
+    // read_timeout_slack later); false if it passed.
+    bool arm_read_timeout(Deadline deadline);
 };
 
 namespace detail {

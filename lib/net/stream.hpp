@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 namespace syncws::net {
@@ -59,6 +60,17 @@ public:
     /// instead). The owner sends them with `write_some_now(nullptr, 0)` when `wait` says
     /// writable. Always false for plain sockets.
     virtual bool has_backlog() const { return false; }
+
+    /// `read_some` that gives up at `deadline`: nothing, when it passed (or, for TLS, when
+    /// reading produced bytes to send: see `has_backlog`). Past the deadline already, it
+    /// still takes what is there without blocking. For a loop that only waits to
+    /// read: a plain socket does it in one system call instead of `wait` then `read_some`.
+    /// The reader's side. Throws like `read_some`.
+    virtual std::optional<std::size_t> read_some_until(char* buf, std::size_t n,
+                                                       Deadline deadline) {
+        if (!wait(true, false, -1, deadline).readable) return std::nullopt;
+        return read_some(buf, n);
+    }
 
     /// Blocks until one of the asked conditions holds or `deadline` passes: readable (if
     /// `read`), writable (if `write`), or `wake_fd` readable (if >= 0; the caller's

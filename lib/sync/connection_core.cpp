@@ -347,7 +347,22 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         auto wake = next_deadline_locked();
         if (deadline != Clock::time_point::max() && (!wake || deadline < *wake)) wake = deadline;
         if (met) wake = Clock::now();
+        // Deaf to other threads, the loop would not hear the write token come back (with
+        // output, a half-close or an end to see to) nor room made in the receive queue by
+        // another consumer: while either is pending it looks again now and then.
+        if (!doorbell_ && (writing_ || (!want_read && !eof_received_))) {
+            const auto soon = Clock::now() + owner_away_limit;
+            if (!wake || soon < *wake) wake = soon;
+        }
         polled = true;
+        if (!doorbell_ && want_read && !want_write && !met && !stream_->has_backlog()) {
+            // Nobody can wake this loop and it waits only to read: the read itself waits,
+            // one system call instead of poll() then read.
+            const auto got =
+                read_once(lock, buffer, events, wake ? *wake : Clock::time_point::max());
+            if (got == Read::end) end_of_input_locked();
+            continue;
+        }
         Doorbell* const bell = doorbell_.get();
         io_polling_ = true;
         poll_has_bell_ = bell != nullptr;
@@ -372,25 +387,45 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         }
         if (ready.writable) write_blocked_ = false;
         // Readable also when not asked: a dead connection (POLLHUP, POLLERR) or an abort.
-        if (ready.readable && !eof_received_ && !read_once(lock, buffer, events)) {
-            eof_received_ = true;
-            // Our own last bytes get at most the close timeout to leave.
-            if (!close_deadline_) close_deadline_ = deadline_after(options_.close_timeout);
-        }
+        if (ready.readable && !eof_received_ && read_once(lock, buffer, events) == Read::end)
+            end_of_input_locked();
     }
 }
 
-bool ConnectionCore::read_once(std::unique_lock<std::mutex>& lock, char* buffer,
-                               std::vector<Event>& events) {
+void ConnectionCore::end_of_input_locked() {
+    eof_received_ = true;
+    // Our own last bytes get at most the close timeout to leave.
+    if (!close_deadline_) close_deadline_ = deadline_after(options_.close_timeout);
+}
+
+ConnectionCore::Read ConnectionCore::read_once(std::unique_lock<std::mutex>& lock, char* buffer,
+                                               std::vector<Event>& events,
+                                               std::optional<Clock::time_point> wait_until) {
+    if (wait_until) {
+        // Waiting in the read, the loop is as deaf to other threads as in a poll() without
+        // the doorbell: they write for themselves meanwhile.
+        io_polling_ = true;
+        poll_has_bell_ = false;
+        poll_for_write_ = false;
+    }
     lock.unlock();
-    std::size_t n = 0;
+    std::optional<std::size_t> got{0};
     std::exception_ptr error;
     try {
-        n = stream_->read_some(buffer, read_buffer_size);
+        if (wait_until)
+            got = stream_->read_some_until(buffer, read_buffer_size, *wait_until);
+        else
+            got = stream_->read_some(buffer, read_buffer_size);
     } catch (...) {
         error = std::current_exception();
     }
     lock.lock();
+    if (wait_until) {
+        io_polling_ = false;
+        deaf_loop_missed_ = false; // whatever it missed, the loop sees now
+        if (!got) return Read::nothing;
+    }
+    const std::size_t n = got.value_or(0);
     if (error && !cause_ && !aborted_) cause_ = error;
     if (n > 0)
         engine_->receive_data(BytesView(buffer, n));
@@ -404,7 +439,7 @@ bool ConnectionCore::read_once(std::unique_lock<std::mutex>& lock, char* buffer,
         deliver(events);
         lock.lock();
     }
-    return n > 0;
+    return n > 0 ? Read::data : Read::end;
 }
 
 void ConnectionCore::deliver(std::vector<Event>& events) {
@@ -789,7 +824,7 @@ std::future<std::chrono::nanoseconds> ConnectionCore::ping(std::optional<std::st
     auto future = ping.done.get_future();
     engine_->send_ping(BytesView(ping.payload));
     pings_.push_back(std::move(ping));
-    output_queued_locked(lock);
+    output_queued_locked(lock, false); // returns at once: a control frame
     return future;
 }
 
@@ -797,7 +832,7 @@ void ConnectionCore::pong(BytesView data) {
     std::unique_lock lock(engine_mutex_);
     if (engine_->state() != State::open || aborted_) throw_closed(lock);
     engine_->send_pong(data);
-    output_queued_locked(lock);
+    output_queued_locked(lock, false); // returns at once: a control frame
 }
 
 // ----- receiving ------------------------------------------------------------------------
@@ -853,11 +888,15 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     // A code or reason that cannot be sent throws std::invalid_argument here, before the
     // connection starts refusing new messages.
     static_cast<void>(Close{code, std::string(reason)}.serialize());
-    const auto deadline = deadline_after(options_.close_timeout);
+    auto deadline = deadline_after(options_.close_timeout);
     {
         // Senders waiting for room before their message starts give up now, instead of
         // holding the send lock (and the close frame) until the deadline.
         std::lock_guard lock(engine_mutex_);
+        // A closing handshake already under way keeps its deadline (the loop may not have
+        // heard of it, see the class comment): a server closing all its connections waits
+        // for them together, not for one timeout after another.
+        if (close_deadline_ && *close_deadline_ < deadline) deadline = *close_deadline_;
         closing_ = true;
         state_cv_.notify_all();
         wake_io_locked(); // an owner waiting for room pumps: it looks at closing_ too
@@ -878,11 +917,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     if (have_send_lock) send_lock.unlock();
     assembler_.disable_flow_control();
     std::unique_lock lock(engine_mutex_);
-    // A closing handshake already under way keeps its deadline (the loop may not have heard
-    // of it, see the class comment): a server closing all its connections waits for them
-    // together, not for one timeout after another.
-    const auto until = close_deadline_ && *close_deadline_ < deadline ? *close_deadline_ : deadline;
-    if (!wait_closed_locked(lock, until)) {
+    if (!wait_closed_locked(lock, deadline)) {
         drop_after_close_timeout(lock);
         wait_locked(lock, [&] { return done_; }, Clock::time_point::max());
     }

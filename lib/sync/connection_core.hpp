@@ -39,14 +39,17 @@ namespace syncws::detail {
 /// left to go with its answers when it comes back.
 ///
 /// One descriptor: the doorbell (an eventfd) is made only when another thread first needs
-/// to wake the loop, or at promotion; a connection used by its owner alone never has one.
-/// Until then the owner's poll() cannot hear other threads, so what they would ring for is
-/// done otherwise: their output they write themselves (`writing_` is the token: whoever
-/// holds it writes everything queued before letting go), blocking like a blocking socket;
-/// a call that must not block (`try_send`, `begin_close`) writes what the socket takes and
-/// leaves the rest to the server's keeper (`promote_if_away`); a promotion asked waits for
-/// the owner's loop to come round (it still reads, so pongs and closes are answered); a
-/// closer enforces its own deadline by aborting the stream.
+/// to wake the loop, or at promotion; a server connection used by its owner alone never
+/// has one (README, "One descriptor"). Until then the owner's wait (a poll(), or a blocking
+/// read when it only reads) cannot hear other threads, so what they would ring for is done
+/// otherwise: their data they write themselves (`writing_` is the token: whoever holds it
+/// writes everything queued before letting go), blocking like a blocking socket; calls that
+/// must not block (`try_send`, `begin_close`, `close`, `ping`, `pong`) write what the socket
+/// takes and leave the rest to the server's keeper (`help_deaf_loop`); a promotion asked
+/// waits for the owner's loop to come round (it still reads, so pongs and closes are
+/// answered); a closer enforces its own deadline by aborting the stream; and the loop
+/// bounds its wait while what it cannot hear is pending (the token held elsewhere, a full
+/// receive queue).
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
 /// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
@@ -178,9 +181,13 @@ private:
     std::optional<Clock::time_point> next_deadline_locked() const;
     // The same, for the peer's sake only: close and keepalive, not housekeeping.
     std::optional<Clock::time_point> next_protocol_deadline_locked() const;
-    // Reads once (the stream said readable), feeds the engine and delivers the events.
-    // Returns false at the end of the stream.
-    bool read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events);
+    // Reads once, feeds the engine and delivers the events. Without `wait_until` the stream
+    // said readable; with it, the read waits until then (nothing: it passed).
+    enum class Read { data, end, nothing };
+    Read read_once(std::unique_lock<std::mutex>& lock, char* buffer, std::vector<Event>& events,
+                   std::optional<Clock::time_point> wait_until = std::nullopt);
+    // The peer's end of the stream came (or the read failed).
+    void end_of_input_locked();
     // Writes the queued output, holding the write token (`writing_`; returns at once if
     // another thread holds it: that one writes this too). `Write::now`: the loop's way, as
     // far as the socket takes it without blocking (the rest once poll() says writable),
@@ -258,7 +265,9 @@ private:
     std::optional<Clock::time_point> release_buffers_at_; // large write buffers, unused since
     std::deque<PendingPing> pings_;
     std::exception_ptr cause_; // the first I/O or keepalive error
-    bool io_polling_ = false;  // the I/O runner is in poll(), deaf to anything but the doorbell
+    // The I/O runner waits in poll() (deaf to anything but the doorbell) or, with none, in
+    // a blocking read (read_once).
+    bool io_polling_ = false;
     bool poll_has_bell_ = false;  // ...and polls the doorbell too (else it hears nobody)
     bool poll_for_write_ = false; // ...and waits for writable: it writes what is queued next
     bool bell_rung_ = false;      // ...and has been rung: once is enough

@@ -68,8 +68,9 @@ struct Server::Impl {
     // it was closed.
     std::set<int> handshaking;
     bool stopping = false;              // guarded by mutex
+    bool keeper_stop = false;           // guarded by mutex: after the connections' closes
     std::condition_variable stop_cv;    // signals `stopping`
-    std::condition_variable keeper_cv;  // signals `stopping`, and a connection to an asleep keeper
+    std::condition_variable keeper_cv;  // signals `keeper_stop`, and a connection to an asleep keeper
     bool keeper_asleep = false;         // guarded by mutex
     std::uint16_t shutdown_code = 1001; // guarded by mutex
     std::string shutdown_reason;        // guarded by mutex
@@ -181,11 +182,11 @@ void Server::Impl::keep_loop() {
         } else if (++idle_periods > idle_periods_before_sleep) {
             // No connection for a while, no reason to wake.
             keeper_asleep = true;
-            keeper_cv.wait(lock, [&] { return stopping || !open.empty(); });
+            keeper_cv.wait(lock, [&] { return keeper_stop || !open.empty(); });
             keeper_asleep = false;
             idle_periods = 0;
         }
-        if (keeper_cv.wait_for(lock, period, [&] { return stopping; })) return;
+        if (keeper_cv.wait_for(lock, period, [&] { return keeper_stop; })) return;
         for (const auto& core : open) {
             core->promote_if_away(period);
             if (core->deaf_loop_needs_help()) needing_help.push_back(core);
@@ -377,7 +378,6 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
         if (s.stopping) return;
         s.stopping = true;
         s.stop_cv.notify_all();
-        s.keeper_cv.notify_all();
         s.shutdown_code = code;
         s.shutdown_reason = std::string(reason);
         open.assign(s.open.begin(), s.open.end());
@@ -386,7 +386,6 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.listener->close();
     s.accept_thread.join();
-    s.keeper_thread.join();
     s.refusals->shutdown();
     // Send every close frame first, then wait: closing one by one would add up the
     // timeouts of unresponsive clients.
@@ -395,6 +394,14 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     for (auto& core : open)
         core->close(code, reason);
     s.pool->shutdown();
+    // Only now: the closes above may need it (what a close frame left unwritten on a
+    // connection whose loop cannot hear, a handler away during the closing handshake).
+    {
+        std::lock_guard lock(s.mutex);
+        s.keeper_stop = true;
+    }
+    s.keeper_cv.notify_all();
+    s.keeper_thread.join();
 }
 
 std::vector<Connection> Server::connections() const {

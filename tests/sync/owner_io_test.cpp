@@ -12,11 +12,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace syncws::test {
 namespace {
@@ -123,70 +129,114 @@ TEST_F(OwnerIoTest, AnotherThreadSendsWhileTheHandlerWaitsInRecv) {
     EXPECT_EQ(client.recv().data, "handler got bye");
 }
 
-// While the handler waits in recv, its poll() has no wake-up descriptor (a server
-// connection has one only once another thread needs it): other threads write their
-// messages themselves, and what a non-blocking call leaves, the server's keeper writes.
-TEST_F(OwnerIoTest, AnotherThreadsLargeMessageArrivesWhileTheHandlerWaitsInRecv) {
-    const std::string large = pattern(8 << 20, 7); // more than the socket buffers take
-    auto server = start_server([&](ServerConnection& c) {
-        c.recv();
-        auto other = run_async([&] { c.send_binary(large); });
-        const auto message = c.recv();
-        other.get();
-        c.send_text("handler got " + message.data);
-    });
-    ClientOptions options;
-    options.connection.max_size = large.size();
-    auto client = connect(uri_of(*server), options);
-    client.send_text("start");
-    EXPECT_TRUE(client.recv().data == large);
-    client.send_text("bye");
-    EXPECT_EQ(client.recv().data, "handler got bye");
-}
+// While the handler waits in recv, a server connection has no wake-up descriptor (it gets
+// one only once another thread needs to wake its loop): nobody can interrupt that wait.
+// Other threads write their messages themselves, what a non-blocking call leaves is written
+// by the server's keeper, and the loop, reading, answers what comes back. Keepalive is off
+// in these tests, so that no ping wakes the loop in their stead.
+class DeafLoopTest : public OwnerIoTest {
+protected:
+    void SetUp() override {
+        OwnerIoTest::SetUp();
+        ServerOptions options = local_options();
+        options.connection.ping_interval = std::chrono::milliseconds(0);
+        options.connection.max_size = large.size();
+        server = start_server(
+            [this](ServerConnection& c) {
+                handler_thread = static_cast<pid_t>(::syscall(SYS_gettid));
+                for (auto& m : c)
+                    c.send(m);
+            },
+            options);
+        ClientOptions client_options;
+        client_options.connection.ping_interval = std::chrono::milliseconds(0);
+        client_options.connection.max_size = large.size();
+        client.emplace(connect(uri_of(*server), client_options));
+        client->send_text("first");
+        ASSERT_EQ(client->recv().data, "first");
+        auto connections = server->connections();
+        ASSERT_EQ(connections.size(), 1u);
+        connection.emplace(std::move(connections[0]));
+        // The handler is back in recv, blocked in the kernel: from here on only the
+        // socket can wake it.
+        ASSERT_TRUE(eventually([this] { return blocked_reading(handler_thread.load()); }));
+        eventfds_before = open_eventfds();
+    }
 
-TEST_F(OwnerIoTest, WhatATrySendLeavesArrivesWhileTheHandlerWaitsInRecv) {
-    const std::string large = pattern(8 << 20, 8);
-    Latch in_handler;
-    auto server = start_server([&](ServerConnection& c) {
-        in_handler.count_down();
-        for (auto& m : c)
-            c.send(m);
-    });
-    ClientOptions options;
-    options.connection.max_size = large.size();
-    auto client = connect(uri_of(*server), options);
-    ASSERT_TRUE(in_handler.wait());
-    auto connections = server->connections();
-    ASSERT_EQ(connections.size(), 1u);
-    EXPECT_TRUE(connections[0].try_send(large, true));
-    EXPECT_TRUE(client.recv().data == large);
-    client.send_text("echo");
-    EXPECT_EQ(client.recv().data, "echo");
-}
+    static bool blocked_reading(pid_t thread) {
+        if (thread == 0) return false;
+        std::ifstream file("/proc/self/task/" + std::to_string(thread) + "/syscall");
+        long number = -1;
+        file >> number;
+        return number == SYS_recvfrom || number == SYS_ppoll
+#ifdef SYS_poll
+               || number == SYS_poll
+#endif
+            ;
+    }
 
-TEST_F(OwnerIoTest, AnotherThreadClosesWhileTheHandlerWaitsInRecv) {
-    std::promise<std::uint16_t> handler_saw;
-    auto server = start_server([&](ServerConnection& c) {
-        auto other = run_async([&] { c.close(4000, "from another thread"); });
-        try {
-            c.recv();
-        } catch (const ConnectionClosed&) {
+    static int open_eventfds() {
+        int count = 0;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+            std::error_code error;
+            const auto target = std::filesystem::read_symlink(entry.path(), error);
+            if (!error && target.string() == "anon_inode:[eventfd]") ++count;
         }
-        other.get();
-        const auto sent = c.close_sent();
-        handler_saw.set_value(sent ? sent->code : 0);
-    });
-    auto client = connect(uri_of(*server));
+        return count;
+    }
+
+    const std::string large = pattern(8 << 20, 7); // more than the socket buffers take
+    std::unique_ptr<Server> server;
+    std::atomic<pid_t> handler_thread{0};
+    std::optional<ClientConnection> client;
+    std::optional<Connection> connection;
+    int eventfds_before = 0;
+};
+
+TEST_F(DeafLoopTest, AnotherThreadsLargeMessageIsWrittenByThatThread) {
+    auto sending = run_async([&] { connection->send_binary(large); });
+    auto got = client->recv_for(std::chrono::seconds(10));
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(got->data == large);
+    ASSERT_TRUE(finishes(sending));
+    sending.get();
+    EXPECT_EQ(open_eventfds(), eventfds_before) << "a send made a wake-up descriptor";
+    client->send_text("echo");
+    EXPECT_EQ(client->recv().data, "echo");
+}
+
+TEST_F(DeafLoopTest, WhatATrySendLeavesIsWrittenByTheKeeper) {
+    EXPECT_TRUE(connection->try_send(large, true));
+    auto got = client->recv_for(std::chrono::seconds(10));
+    ASSERT_TRUE(got) << "the rest of a try_send was never written";
+    EXPECT_TRUE(got->data == large);
+    EXPECT_EQ(open_eventfds(), eventfds_before) << "a try_send made a wake-up descriptor";
+    client->send_text("echo");
+    EXPECT_EQ(client->recv().data, "echo");
+}
+
+TEST_F(DeafLoopTest, APingFromAnotherThreadIsAnsweredByTheLoopThatReads) {
+    auto pong = connection->ping();
+    EXPECT_EQ(pong.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    client->send_text("echo");
+    EXPECT_EQ(client->recv().data, "echo");
+}
+
+TEST_F(DeafLoopTest, ACloseFromAnotherThreadIsAnsweredByTheLoopThatReads) {
+    auto closing = run_async([&] { connection->close(4000, "from another thread"); });
     try {
-        client.recv();
+        client->recv();
         ADD_FAILURE() << "a message instead of the close";
     } catch (const ConnectionClosedError& e) {
         ASSERT_TRUE(e.received());
         EXPECT_EQ(e.received()->code, 4000);
     }
-    auto code = handler_saw.get_future();
-    ASSERT_TRUE(finishes(code)) << "close() from another thread did not end the handler's recv";
-    EXPECT_EQ(code.get(), 4000);
+    ASSERT_TRUE(finishes(closing));
+    closing.get();
+    // The closing handshake was done, not cut short at the close timeout.
+    const auto reply = connection->close_received();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->code, 4000);
 }
 
 TEST_F(OwnerIoTest, AnotherThreadReceivesWhileTheHandlerIsBusy) {
