@@ -4,6 +4,7 @@
 
 #include <syncws/errors.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <fcntl.h>
@@ -124,7 +125,8 @@ bool SocketStream::arm_read_timeout(Deadline deadline) {
         if (deadline <= now) return false;
         wanted = std::chrono::ceil<microseconds>(deadline - now);
         // The one set still ends after the deadline (never early) and not too late.
-        if (read_timeout_ >= wanted && read_timeout_ - wanted <= read_timeout_slack) return true;
+        const auto slack = std::max<microseconds>(std::chrono::milliseconds(20), wanted / 32);
+        if (read_timeout_ >= wanted && read_timeout_ - wanted <= slack) return true;
     } else if (read_timeout_.count() == 0) {
         return true;
     }

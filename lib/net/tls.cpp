@@ -457,13 +457,17 @@ void TlsStream::handshake(Deadline deadline) {
 bool TlsStream::fill_from_inner() {
     std::size_t n = inner_->read_some(read_buffer_.get(), read_chunk);
     if (n == 0) return false;
+    buffer_received(n);
+    return true;
+}
+
+void TlsStream::buffer_received(std::size_t n) {
     std::lock_guard<std::mutex> lock(tls_mutex_);
     // A memory BIO grows as needed: the write takes everything or fails for lack of memory.
     if (BIO_write(SSL_get_rbio(ssl_), read_buffer_.get(), static_cast<int>(n)) !=
         static_cast<int>(n)) {
         throw TlsError("TLS: out of memory buffering received data");
     }
-    return true;
 }
 
 TlsStream::Decrypted TlsStream::decrypt(char* buf, std::size_t n, std::size_t& got, bool peek) {
@@ -513,6 +517,22 @@ std::size_t TlsStream::read_some(char* buf, std::size_t n) {
         }
         if (inner_eof_) return 0;
         if (!fill_from_inner()) inner_eof_ = true;
+    }
+}
+
+std::optional<std::size_t> TlsStream::read_some_until(char* buf, std::size_t n,
+                                                      Deadline deadline) {
+    // As wait(): output that reading produces must reach the owner before we block again.
+    const bool had_backlog = has_backlog();
+    for (;;) {
+        if (readable_now()) return read_some(buf, n); // plaintext, the end, an error, abort
+        if (!had_backlog && has_backlog()) return std::nullopt;
+        const auto got = inner_->read_some_until(read_buffer_.get(), read_chunk, deadline);
+        if (!got) return std::nullopt;
+        if (*got == 0)
+            inner_eof_ = true;
+        else
+            buffer_received(*got);
     }
 }
 

@@ -107,6 +107,10 @@ public:
     /// Throws: `TlsError` for a TLS failure or alert (the same error again on later calls);
     /// `NetworkError` from the inner stream.
     std::size_t read_some(char* buf, std::size_t n) override;
+    /// Reads the socket through the inner stream's `read_some_until` (one system call for a
+    /// plain socket) when no plaintext is buffered.
+    std::optional<std::size_t> read_some_until(char* buf, std::size_t n,
+                                               Deadline deadline) override;
     /// Sends the backlog first, then encrypts and writes all `n` bytes, blocking.
     void write_all(const char* data, std::size_t n) override;
     /// Sends the backlog as far as the inner stream takes it; if it is all out, encrypts at
@@ -155,6 +159,8 @@ private:
     void handshake(Deadline deadline);
     Decrypted decrypt(char* buf, std::size_t n, std::size_t& got, bool peek);
     bool fill_from_inner();
+    // Hands `n` bytes read into read_buffer_ to OpenSSL.
+    void buffer_received(std::size_t n);
     bool readable_now();
     void take_output_locked(std::string& out);
     void take_backlog_locked();
