@@ -125,7 +125,7 @@ bool SocketStream::arm_read_timeout(Deadline deadline) {
         if (deadline <= now) return false;
         wanted = std::chrono::ceil<microseconds>(deadline - now);
         // The one set still ends after the deadline (never early) and not too late.
-        const auto slack = std::max<microseconds>(std::chrono::milliseconds(20), wanted / 32);
+        const auto slack = std::max<microseconds>(std::chrono::milliseconds(1), wanted / 32);
         if (read_timeout_ >= wanted && read_timeout_ - wanted <= slack) return true;
     } else if (read_timeout_.count() == 0) {
         return true;

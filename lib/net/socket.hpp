@@ -56,8 +56,9 @@ public:
     std::size_t read_some(char* buf, std::size_t n) override;
     /// A blocking `recv` bounded by `SO_RCVTIMEO`, which is relative to each call: it is set
     /// again only when the deadline moved, or when reusing it would end later past the
-    /// deadline than 1/32 of the time to it, or 20 ms if more (a keepalive 20 s away: up to
-    /// 0.6 s). A busy connection pays a `setsockopt` now and then, not a `poll` per read.
+    /// deadline than 1/32 of the time to it (a keepalive 20 s away: 0.6 s). A busy
+    /// connection pays a `setsockopt` now and then, not a `poll` per read. The kernel runs
+    /// the timeout on its coarse timer wheel: seconds away, it may fire an eighth late.
     std::optional<std::size_t> read_some_until(char* buf, std::size_t n,
                                                Deadline deadline) override;
     void write_all(const char* data, std::size_t n) override;

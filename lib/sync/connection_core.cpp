@@ -121,7 +121,10 @@ void ConnectionCore::help_deaf_loop() {
     const auto deaf = [this] { return io_polling_ && !poll_has_bell_ && !aborted_; };
     if (deaf() && !poll_for_write_) write_locked(lock, Write::now);
     if (deaf() && close_deadline_ && Clock::now() >= *close_deadline_) drop_after_close_timeout(lock);
-    deaf_loop_missed_ = deaf() && (output_waiting_locked() || close_deadline_);
+    if (deaf() && !writing_ && release_buffers_at_ && Clock::now() >= *release_buffers_at_)
+        release_large_buffers_locked();
+    deaf_loop_missed_ =
+        deaf() && (output_waiting_locked() || close_deadline_ || release_buffers_at_);
 }
 
 bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit) {
@@ -355,9 +358,11 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
             if (!wake || soon < *wake) wake = soon;
         }
         polled = true;
-        if (!doorbell_ && want_read && !want_write && !met && !stream_->has_backlog()) {
+        if (!doorbell_ && want_read && !want_write && !met && deadline == Clock::time_point::max() &&
+            !stream_->has_backlog()) {
             // Nobody can wake this loop and it waits only to read: the read itself waits,
-            // one system call instead of poll() then read.
+            // one system call instead of poll() then read. Not for the caller's deadline
+            // (recv_for): SO_RCVTIMEO runs on a coarser timer than poll().
             const auto got =
                 read_once(lock, buffer, events, wake ? *wake : Clock::time_point::max());
             if (got == Read::end) end_of_input_locked();
@@ -683,7 +688,11 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock, Write how)
         else
             deaf_loop_missed_ = true; // the keeper writes it (no doorbell made for output)
     }
-    if (outbox_.capacity() > large_buffer) release_buffers_at_ = deadline_after(large_buffer_keep);
+    if (outbox_.capacity() > large_buffer) {
+        release_buffers_at_ = deadline_after(large_buffer_keep);
+        // A loop that cannot hear would keep it until its next deadline: the keeper frees it.
+        if (io_polling_ && !poll_has_bell_) deaf_loop_missed_ = true;
+    }
     state_cv_.notify_all(); // room for senders waiting on the high mark
 }
 

@@ -91,8 +91,9 @@ public:
     /// (`help_deaf_loop`).
     bool deaf_loop_needs_help() const { return deaf_loop_missed_.load(std::memory_order_relaxed); }
     /// The keeper's part for a loop deaf to other threads: writes what non-blocking calls
-    /// left and drops the connection at a close deadline another thread set. It may call
-    /// the logger: not under a lock of the caller's that the logger could want.
+    /// left, releases a large buffer another thread's write left, and drops the connection
+    /// at a close deadline another thread set. It may call the logger: not under a lock of
+    /// the caller's that the logger could want.
     void help_deaf_loop();
 
     void send_data(Opcode opcode, BytesView data, bool compress);
@@ -289,8 +290,8 @@ private:
     std::atomic<std::int64_t> latency_ns_{0};
     std::atomic<bool> started_{false};
     std::atomic<bool> shut_down_{false};
-    // The owner's loop sits in a poll() that did not hear something: output a non-blocking
-    // call left, a close deadline another thread set. The keeper sees to those
+    // The owner's loop waits where it did not hear something: output a non-blocking call
+    // left, a large buffer or a close deadline another thread set. The keeper sees to those
     // (help_deaf_loop); the loop clears it when it wakes.
     std::atomic<bool> deaf_loop_missed_{false};
     // When the owner last left the loop (steady clock, ns): since then nothing read. 0
