@@ -51,8 +51,8 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
       assembler_(
           options_.max_queue, options_.max_queue / 4,
           [this] {
-              // Without a doorbell the consumer is the owner (anyone else has asked for a
-              // doorbell through promotion), and the owner is not in its poll().
+              // Without a doorbell nobody can be woken: a loop without one looks again
+              // every owner_away_limit while the queue is full (run_io).
               if (auto* bell = bell_.load(std::memory_order_acquire)) bell->ring();
           },
           [this](Assembler::Deadline deadline) {
@@ -116,11 +116,12 @@ void ConnectionCore::promote_if_away(std::chrono::nanoseconds limit) {
 void ConnectionCore::help_deaf_loop() {
     if (!deaf_loop_missed_.load(std::memory_order_relaxed)) return;
     std::unique_lock lock(engine_mutex_);
-    // Only while the loop still sits in the poll() that cannot hear: once out, it sees to
-    // everything itself.
+    // Only while the loop still waits where it cannot hear (poll() or read): once out, it
+    // sees to everything itself.
     const auto deaf = [this] { return io_polling_ && !poll_has_bell_ && !aborted_; };
     if (deaf() && !poll_for_write_) write_locked(lock, Write::now);
-    if (deaf() && close_deadline_ && Clock::now() >= *close_deadline_) drop_after_close_timeout(lock);
+    if (deaf() && close_deadline_ && Clock::now() >= *close_deadline_)
+        drop_after_close_timeout(lock);
     if (deaf() && !writing_ && release_buffers_at_ && Clock::now() >= *release_buffers_at_)
         release_large_buffers_locked();
     deaf_loop_missed_ =
@@ -358,7 +359,8 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
             if (!wake || soon < *wake) wake = soon;
         }
         polled = true;
-        if (!doorbell_ && want_read && !want_write && !met && deadline == Clock::time_point::max() &&
+        const bool no_deadline_of_callers = deadline == Clock::time_point::max();
+        if (!doorbell_ && want_read && !want_write && !met && no_deadline_of_callers &&
             !stream_->has_backlog()) {
             // Nobody can wake this loop and it waits only to read: the read itself waits,
             // one system call instead of poll() then read. Not for the caller's deadline

@@ -70,7 +70,7 @@ struct Server::Impl {
     bool stopping = false;              // guarded by mutex
     bool keeper_stop = false;           // guarded by mutex: after the connections' closes
     std::condition_variable stop_cv;    // signals `stopping`
-    std::condition_variable keeper_cv;  // signals `keeper_stop`, and a connection to an asleep keeper
+    std::condition_variable keeper_cv;  // `keeper_stop`, and a connection to an asleep keeper
     bool keeper_asleep = false;         // guarded by mutex
     std::uint16_t shutdown_code = 1001; // guarded by mutex
     std::string shutdown_reason;        // guarded by mutex
