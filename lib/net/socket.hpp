@@ -81,8 +81,8 @@ private:
     // The reader's: SO_RCVTIMEO as last set (zero: none, recv blocks).
     std::chrono::microseconds read_timeout_{0};
 
-    // Sets SO_RCVTIMEO so that a recv starting now ends by `deadline` (at most
-    // read_timeout_slack later); false if it passed.
+    // Sets SO_RCVTIMEO so that a recv starting now ends at `deadline`, or at most the slack
+    // described at read_some_until later; false if it passed.
     bool arm_read_timeout(Deadline deadline);
 };
 
