@@ -2,21 +2,18 @@
 
 namespace syncws::detail {
 
-void Assembler::put(Frame frame) {
-    std::lock_guard lock(mutex_);
-    if (closed_) return;
-    frames_.push_back(std::move(frame));
-    if (frames_.size() > high_) paused_ = true;
-    frames_cv_.notify_one();
-}
-
-void Assembler::put(std::vector<Frame>& frames) {
+void Assembler::put(std::vector<Frame>& frames, std::vector<Bytes>& spares) {
     {
         std::lock_guard lock(mutex_);
+        for (auto& spare : returned_)
+            if (spares.size() < max_spares) spares.push_back(std::move(spare));
+        returned_.clear();
+        // Nothing to add must not pause: a pause needs frames for the consumer to pop.
+        if (frames.empty()) return;
         if (!closed_) {
             for (auto& frame : frames)
                 frames_.push_back(std::move(frame));
-            if (frames_.size() > high_) paused_ = true;
+            if (frames_.size() + taken_size_.load() > high_) paused_ = true;
         }
     }
     frames.clear();
@@ -45,6 +42,7 @@ void Assembler::close() {
 }
 
 bool Assembler::ready() {
+    if (taken_size_.load() > 0) return true; // the common answer while a batch lasts
     std::lock_guard lock(mutex_);
     return !frames_.empty() || closed_;
 }
@@ -73,12 +71,26 @@ void Assembler::disable_flow_control() {
     announce_room_locked();
 }
 
-Frame Assembler::pop_locked() {
-    Frame frame = std::move(frames_.front());
-    frames_.pop_front();
-    if (paused_ && frames_.size() <= low_) {
-        paused_ = false;
-        announce_room_locked();
+bool Assembler::refill_locked() {
+    for (auto& spare : spares_)
+        if (returned_.size() < max_spares) returned_.push_back(std::move(spare));
+    spares_.clear();
+    if (frames_.empty()) return false;
+    taken_.swap(frames_); // taken_ was empty: O(1), and the two deques trade their blocks
+    taken_size_.store(taken_.size());
+    return true;
+}
+
+Frame Assembler::pop_taken() {
+    Frame frame = std::move(taken_.front());
+    taken_.pop_front();
+    taken_size_.fetch_sub(1);
+    if (paused_.load()) {
+        std::lock_guard lock(mutex_);
+        if (paused_ && frames_.size() + taken_.size() <= low_) {
+            paused_ = false;
+            announce_room_locked();
+        }
     }
     return frame;
 }
@@ -89,31 +101,37 @@ Assembler::Result Assembler::get(Message& out, Deadline deadline) {
         consumer.lock();
     else if (!consumer.try_lock_until(*deadline))
         return Result::timeout;
-    std::unique_lock lock(mutex_);
     for (;;) {
-        while (!frames_.empty()) {
-            Frame frame = pop_locked();
-            if (discarding_) {
-                discarding_ = !frame.fin;
-                continue;
-            }
-            if (!partial_active_) {
-                partial_active_ = true;
-                partial_.binary = frame.opcode == Opcode::binary;
-                // The common single-frame message is moved, not copied.
-                partial_.data = std::move(frame.payload);
-            } else {
-                partial_.data += frame.payload;
-            }
-            if (frame.fin) {
-                partial_active_ = false;
-                out = std::move(partial_);
-                partial_ = Message{};
-                return Result::message;
+        if (taken_.empty()) {
+            std::unique_lock lock(mutex_);
+            while (!refill_locked()) {
+                if (closed_) return Result::closed;
+                if (!wait_locked(lock, deadline)) return Result::timeout;
             }
         }
-        if (closed_) return Result::closed;
-        if (!wait_locked(lock, deadline)) return Result::timeout;
+        Frame frame = pop_taken();
+        if (discarding_) {
+            discarding_ = !frame.fin;
+            continue;
+        }
+        if (!partial_active_) {
+            partial_active_ = true;
+            partial_.binary = frame.opcode == Opcode::binary;
+            // The common single-frame message is moved, not copied.
+            partial_.data = std::move(frame.payload);
+        } else {
+            partial_.data += frame.payload;
+        }
+        if (frame.fin) {
+            partial_active_ = false;
+            if (const auto capacity = out.data.capacity();
+                capacity > Bytes().capacity() && capacity <= max_spare_capacity &&
+                spares_.size() < max_spares)
+                spares_.push_back(std::move(out.data));
+            out = std::move(partial_);
+            partial_ = Message{};
+            return Result::message;
+        }
     }
 }
 
@@ -121,7 +139,6 @@ Assembler::Result
 Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_fragment,
                          bool& binary) {
     std::lock_guard consumer(consumer_mutex_);
-    std::unique_lock lock(mutex_);
     bool first = true;
     if (partial_active_) {
         // A get() that timed out left a partial message: hand over what it took.
@@ -130,15 +147,17 @@ Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_f
         Message taken = std::move(partial_);
         partial_ = Message{};
         partial_active_ = false;
-        lock.unlock();
         deliver_fragment(on_fragment, taken.data, false);
-        lock.lock();
     }
     for (;;) {
-        while (frames_.empty() && !closed_)
-            wait_locked(lock, std::nullopt);
-        if (frames_.empty()) return Result::closed;
-        Frame frame = pop_locked();
+        if (taken_.empty()) {
+            std::unique_lock lock(mutex_);
+            while (!refill_locked()) {
+                if (closed_) return Result::closed;
+                wait_locked(lock, std::nullopt);
+            }
+        }
+        Frame frame = pop_taken();
         if (discarding_) {
             discarding_ = !frame.fin;
             continue;
@@ -147,10 +166,8 @@ Assembler::get_streaming(const std::function<void(std::string_view, bool)>& on_f
             binary = frame.opcode == Opcode::binary;
             first = false;
         }
-        lock.unlock();
         deliver_fragment(on_fragment, frame.payload, frame.fin);
         if (frame.fin) return Result::message;
-        lock.lock();
     }
 }
 

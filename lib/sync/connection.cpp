@@ -135,10 +135,7 @@ Connection::iterator& Connection::iterator::operator++() {
 
 void Connection::iterator::advance() {
     // websockets' rule: iteration ends quietly on a normal closure and rethrows otherwise.
-    if (auto message = checked(connection_->core_).recv_unless_closed_ok())
-        message_ = std::move(*message);
-    else
-        connection_ = nullptr;
+    if (!checked(connection_->core_).recv_unless_closed_ok(message_)) connection_ = nullptr;
 }
 
 } // namespace syncws

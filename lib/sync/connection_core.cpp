@@ -292,8 +292,9 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
     std::vector<Event>& events = events_;
     if (!early_.empty()) {
         events.swap(early_);
+        const std::size_t count = events.size();
         lock.unlock();
-        deliver(events);
+        deliver(events, count);
         lock.lock();
     }
     bool polled = false;
@@ -438,28 +439,33 @@ ConnectionCore::Read ConnectionCore::read_once(std::unique_lock<std::mutex>& loc
         engine_->receive_data(BytesView(buffer, n));
     else
         engine_->receive_eof();
-    while (auto event = engine_->next_event())
-        events.push_back(std::move(*event));
+    // Into slots that keep their place: what a slot held (a spare payload buffer, see
+    // deliver) stays with the engine for a later frame.
+    std::size_t count = 0;
+    for (;; ++count) {
+        if (count == events.size()) events.emplace_back();
+        if (!engine_->next_event(events[count])) break;
+    }
     after_engine_call_locked();
-    if (!events.empty()) {
+    if (count > 0) {
         lock.unlock();
-        deliver(events);
+        deliver(events, count);
         lock.lock();
     }
     return n > 0 ? Read::data : Read::end;
 }
 
-void ConnectionCore::deliver(std::vector<Event>& events) {
+void ConnectionCore::deliver(std::vector<Event>& events, std::size_t count) {
     // All the data frames of one read go to the assembler at once: one lock and one
     // wake-up for a batch, instead of a consumer contending with the reader frame by frame.
     data_frames_.clear();
-    for (auto& event : events) {
-        auto* frame = std::get_if<Frame>(&event);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto* frame = std::get_if<Frame>(&events[i]);
         if (frame && !is_control(frame->opcode)) data_frames_.push_back(std::move(*frame));
     }
-    if (!data_frames_.empty()) assembler_.put(data_frames_);
-    for (auto& event : events) {
-        auto* frame = std::get_if<Frame>(&event);
+    assembler_.put(data_frames_, spare_payloads_);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto* frame = std::get_if<Frame>(&events[i]);
         if (!frame) continue;
         switch (frame->opcode) {
         case Opcode::text:
@@ -477,7 +483,16 @@ void ConnectionCore::deliver(std::vector<Event>& events) {
             break; // the engine answered it
         }
     }
-    events.clear();
+    // The buffers of messages the consumer is done with go back to the engine through the
+    // slots (Protocol::next_event keeps what a slot held): small messages then cost no
+    // allocation each.
+    for (std::size_t i = 0; i < count && !spare_payloads_.empty(); ++i) {
+        auto* frame = std::get_if<Frame>(&events[i]);
+        if (!frame) frame = &events[i].emplace<Frame>();
+        if (frame->payload.capacity() > Bytes().capacity()) continue;
+        frame->payload = std::move(spare_payloads_.back());
+        spare_payloads_.pop_back();
+    }
 }
 
 bool ConnectionCore::keep_time_locked(std::unique_lock<std::mutex>& lock) {
@@ -854,12 +869,11 @@ Message ConnectionCore::recv() {
     std::rethrow_exception(closed_error());
 }
 
-std::optional<Message> ConnectionCore::recv_unless_closed_ok() {
-    Message message;
-    if (assembler_.get(message, std::nullopt) == Assembler::Result::message) return message;
+bool ConnectionCore::recv_unless_closed_ok(Message& into) {
+    if (assembler_.get(into, std::nullopt) == Assembler::Result::message) return true;
     std::unique_lock lock(engine_mutex_);
     wait_closed_locked(lock, deadline_after(options_.close_timeout));
-    if (closed_ok_locked()) return std::nullopt;
+    if (closed_ok_locked()) return false;
     std::rethrow_exception(closed_error_locked());
 }
 

@@ -99,9 +99,10 @@ public:
     void send_data(Opcode opcode, BytesView data, bool compress);
     void send_fragments(bool binary, const std::function<std::optional<std::string>()>& next);
     Message recv();
-    /// `recv` for iterating: nothing, instead of `ConnectionClosedOK`, at a normal closure.
-    /// Every connection ends that way, and a throw costs microseconds of unwinding.
-    std::optional<Message> recv_unless_closed_ok();
+    /// `recv` for iterating, into the iterator's message (whose buffer is recycled): false,
+    /// instead of `ConnectionClosedOK`, at a normal closure. Every connection ends that way,
+    /// and a throw costs microseconds of unwinding.
+    bool recv_unless_closed_ok(Message& into);
     std::optional<Message> recv_for(std::chrono::milliseconds timeout);
     bool recv_streaming(const std::function<void(std::string_view, bool)>& on_fragment);
     std::future<std::chrono::nanoseconds> ping(std::optional<std::string> data);
@@ -214,7 +215,9 @@ private:
     // anyway; with no I/O thread and the owner away, writes it or promotes. `may_block`
     // false for calls that must return at once (try_send, begin_close).
     void output_queued_locked(std::unique_lock<std::mutex>& lock, bool may_block = true);
-    void deliver(std::vector<Event>& events);
+    // Hands the first `count` events to the assembler and the pings' waiters, and leaves
+    // spare payload buffers in their slots.
+    void deliver(std::vector<Event>& events, std::size_t count);
     void acknowledge_pings(const std::string& payload);
     void fail_pings();
     // Called with engine_mutex_ held after any engine call.
@@ -246,7 +249,8 @@ private:
     Assembler assembler_;
     std::vector<Frame> data_frames_; // the I/O runner's: frames on their way to the assembler
     std::unique_ptr<char[]> read_buffer_; // the I/O runner's
-    std::vector<Event> events_;           // the I/O runner's
+    std::vector<Event> events_;           // the I/O runner's: slots, kept between reads
+    std::vector<Bytes> spare_payloads_;   // the I/O runner's: from the assembler to the engine
     bool standby_ = false;                // set by start(), before any other call
 
     TimedMutex send_mutex_;
