@@ -96,6 +96,15 @@ public:
     /// allocation per frame.
     bool next_event(Event& event);
 
+    /// Gives the engine a payload buffer the caller is done with (a large message it has
+    /// consumed). A later frame too large for the engine's current buffer is received into
+    /// it instead of into new memory. The engine keeps one, the one with the most capacity,
+    /// until it uses it or `release_recycled()`; small buffers are better passed back
+    /// through `next_event(Event&)`.
+    void recycle(Bytes buffer);
+    /// Frees the buffer `recycle` left, if the engine has not used it yet.
+    void release_recycled() noexcept;
+
     // ----- commands (RFC 6455 §5.4–§5.5, §7) ---------------------------------------------
 
     /// Sends a text frame; `fin = false` starts a fragmented message continued with

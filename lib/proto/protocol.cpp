@@ -89,6 +89,7 @@ struct Protocol::Impl {
     bool frame_pending = false;
     detail::FrameHeader header;
     Frame frame;
+    Bytes recycled; // the caller's, for a frame larger than frame.payload's capacity
     std::size_t mask_offset = 0;
 
     // The message being received.
@@ -210,6 +211,16 @@ bool Protocol::next_event(Event& event) {
     trim_spare(slot);
     if (s.next_event == s.event_count) s.next_event = s.event_count = 0;
     return true;
+}
+
+void Protocol::recycle(Bytes buffer) {
+    if (buffer.capacity() <= impl_->recycled.capacity()) return;
+    buffer.clear(); // the caller's old message: only its memory is wanted
+    impl_->recycled.swap(buffer);
+}
+
+void Protocol::release_recycled() noexcept {
+    Bytes().swap(impl_->recycled);
 }
 
 // ----- helpers for subclasses -----------------------------------------------------------
@@ -342,6 +353,13 @@ std::size_t Protocol::receive_frames(std::string_view input) {
             static_cast<std::size_t>(std::min<std::uint64_t>(missing, input.size() - used));
         if (take > 0) {
             const std::size_t start = s.frame.payload.size();
+            if (start + take > s.frame.payload.capacity() &&
+                s.recycled.capacity() > s.frame.payload.capacity()) {
+                // A buffer the caller gave back: no new memory to fault in.
+                s.recycled.assign(s.frame.payload);
+                s.frame.payload.swap(s.recycled);
+                Bytes().swap(s.recycled);
+            }
             if (start + take > s.frame.payload.capacity()) {
                 // Grow eightfold, not twofold: a 16 MiB frame is then copied 4.6 MiB on
                 // its way instead of 16. Room reserved stays within eight times what the
@@ -454,10 +472,17 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
     s.frame.rsv3 = (h.rsv & 0x1) != 0;
     s.frame.payload.clear();
     // Reserve up to a bound: the length is peer data, and max_size may be unlimited. A
-    // spare's buffer (publish_frame) is usually large enough already.
-    if (h.payload_length > s.frame.payload.capacity())
-        s.frame.payload.reserve(
-            static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
+    // spare's buffer (publish_frame) is usually large enough already, else one the caller
+    // recycled.
+    if (h.payload_length > s.frame.payload.capacity()) {
+        if (s.recycled.capacity() > s.frame.payload.capacity()) {
+            s.frame.payload.swap(s.recycled);
+            Bytes().swap(s.recycled);
+        } else {
+            s.frame.payload.reserve(
+                static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
+        }
+    }
     return true;
 }
 

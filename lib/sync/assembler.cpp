@@ -81,6 +81,16 @@ bool Assembler::refill_locked() {
     return true;
 }
 
+void Assembler::reuse(Bytes& buffer) {
+    const std::size_t capacity = buffer.capacity();
+    if (capacity > Bytes().capacity() && capacity <= max_spare_capacity) {
+        if (spares_.size() < max_spares) spares_.push_back(std::move(buffer));
+    } else if (capacity >= large_capacity && recycle_large_) {
+        recycle_large_(std::move(buffer));
+    }
+    buffer.clear();
+}
+
 Frame Assembler::pop_taken() {
     Frame frame = std::move(taken_.front());
     taken_.pop_front();
@@ -101,6 +111,7 @@ Assembler::Result Assembler::get(Message& out, Deadline deadline) {
         consumer.lock();
     else if (!consumer.try_lock_until(*deadline))
         return Result::timeout;
+    reuse(out.data);
     for (;;) {
         if (taken_.empty()) {
             std::unique_lock lock(mutex_);
@@ -124,10 +135,6 @@ Assembler::Result Assembler::get(Message& out, Deadline deadline) {
         }
         if (frame.fin) {
             partial_active_ = false;
-            if (const auto capacity = out.data.capacity();
-                capacity > Bytes().capacity() && capacity <= max_spare_capacity &&
-                spares_.size() < max_spares)
-                spares_.push_back(std::move(out.data));
             out = std::move(partial_);
             partial_ = Message{};
             return Result::message;

@@ -42,12 +42,20 @@ public:
     /// I/O"). Returns false when the I/O runs elsewhere: the consumer then waits to be woken.
     using Pump = std::function<bool(Deadline)>;
 
+    /// Takes the buffer of a large message the consumer is done with, for the engine to
+    /// receive a later one into (Protocol::recycle).
+    using RecycleLarge = std::function<void(Bytes&&)>;
+    /// Buffers from this capacity on go to `recycle_large`.
+    static constexpr std::size_t large_capacity = 64 * 1024;
+
     /// `on_room` is called (under the assembler's lock) when the reader, told to stop by
     /// `may_read`, may read again: it wakes the reader out of its poll(). `pump` is called
     /// with no lock of the assembler's held, instead of waiting, whenever a consumer would
-    /// wait.
-    Assembler(std::size_t high, std::size_t low, std::function<void()> on_room, Pump pump)
-        : high_(high), low_(low), on_room_(std::move(on_room)), pump_(std::move(pump)) {}
+    /// wait; so is `recycle_large` (both may be null).
+    Assembler(std::size_t high, std::size_t low, std::function<void()> on_room, Pump pump,
+              RecycleLarge recycle_large = nullptr)
+        : high_(high), low_(low), on_room_(std::move(on_room)), pump_(std::move(pump)),
+          recycle_large_(std::move(recycle_large)) {}
 
     /// Queues data frames in order, and leaves `frames` empty. Hands back in `spares`
     /// (appended) the payload buffers of messages consumers are done with, for the reader
@@ -68,7 +76,8 @@ public:
     enum class Result { message, timeout, closed };
 
     /// Waits for a whole message. On timeout, fragments already taken are kept for the
-    /// next call. The buffer `out` held before, if small, goes back to the reader (`put`).
+    /// next call. What `out` held is dropped, and its buffer used again: a small one goes
+    /// back to the reader (`put`), a large one to `recycle_large`.
     Result get(Message& out, Deadline deadline);
     /// Hands over one message fragment by fragment, calling `on_fragment` without any lock
     /// held. Returns `message` (and sets `binary`) or `closed`.
@@ -78,6 +87,8 @@ public:
 private:
     // Moves what the reader queued into the consumer's empty batch; false if nothing was.
     bool refill_locked();
+    // The consumer is done with `buffer`: keeps it for the reader, or recycles it.
+    void reuse(Bytes& buffer);
     // Pops the batch's front frame (the batch is not empty); resumes a paused reader when
     // the queue falls to the low mark.
     Frame pop_taken();
@@ -108,6 +119,7 @@ private:
     std::vector<Bytes> returned_;
     const std::function<void()> on_room_;
     const Pump pump_;
+    const RecycleLarge recycle_large_;
     // Written under mutex_; the consumer reads it without, after each pop: a reader that
     // paused on a stale batch size is resumed at the next pop, and a pause always leaves
     // frames for a next pop.

@@ -53,6 +53,9 @@ bool Connection::try_send(std::string_view data, bool binary) const {
 Message Connection::recv() {
     return checked(core_).recv();
 }
+void Connection::recv(Message& message) {
+    checked(core_).recv_into(message);
+}
 std::optional<Message> Connection::recv_for(std::chrono::milliseconds timeout) {
     return checked(core_).recv_for(timeout);
 }

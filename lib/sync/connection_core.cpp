@@ -63,6 +63,19 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
               return pump_locked(
                   lock, [this] { return assembler_.ready(); },
                   deadline ? *deadline : Clock::time_point::max());
+          },
+          [this](Bytes&& buffer) {
+              // A large message's buffer, for the next one: no fresh memory to fault in
+              // (a 16 MiB message cost over a thousand page faults). Kept like a large
+              // write buffer, and released with it.
+              std::lock_guard lock(engine_mutex_);
+              engine_->recycle(std::move(buffer));
+              if (release_buffers_at_) return;
+              release_buffers_at_ = deadline_after(large_buffer_keep);
+              if (io_polling_ && poll_has_bell_)
+                  wake_io_locked();
+              else if (io_polling_)
+                  deaf_loop_missed_ = true; // the keeper releases it
           }),
       engine_(std::move(engine)), early_(std::move(early)) {}
 
@@ -150,6 +163,7 @@ bool ConnectionCore::owner_away_with_work_locked(std::chrono::nanoseconds limit)
 
 void ConnectionCore::release_large_buffers_locked() {
     release_buffers_at_.reset();
+    engine_->release_recycled();
     if (writing_ || unwritten_locked() > 0) return;
     Bytes().swap(outbox_);
     outbox_sent_ = 0;
@@ -865,7 +879,12 @@ void ConnectionCore::pong(BytesView data) {
 
 Message ConnectionCore::recv() {
     Message message;
-    if (assembler_.get(message, std::nullopt) == Assembler::Result::message) return message;
+    recv_into(message);
+    return message;
+}
+
+void ConnectionCore::recv_into(Message& into) {
+    if (assembler_.get(into, std::nullopt) == Assembler::Result::message) return;
     std::rethrow_exception(closed_error());
 }
 

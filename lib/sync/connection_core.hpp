@@ -99,6 +99,8 @@ public:
     void send_data(Opcode opcode, BytesView data, bool compress);
     void send_fragments(bool binary, const std::function<std::optional<std::string>()>& next);
     Message recv();
+    /// `recv` into the caller's message, whose buffer is recycled.
+    void recv_into(Message& into);
     /// `recv` for iterating, into the iterator's message (whose buffer is recycled): false,
     /// instead of `ConnectionClosedOK`, at a normal closure. Every connection ends that way,
     /// and a throw costs microseconds of unwinding.

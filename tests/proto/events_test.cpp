@@ -75,6 +75,57 @@ TEST(Events, ALargeBufferHandedBackIsNotKeptForSmallFrames) {
     }
 }
 
+TEST(Events, ALargeFrameIsReceivedIntoARecycledBuffer) {
+    auto server = open_engine(Side::server);
+    Bytes buffer(1 << 20, 'x'); // an old message: its bytes must not show
+    const char* memory = buffer.data();
+    server->recycle(std::move(buffer));
+    const std::string payload(300 * 1024, 'P');
+    server->receive_data(BytesView(binary_frame(payload)));
+    auto event = server->next_event();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(frame_in(*event).payload, payload);
+    EXPECT_EQ(frame_in(*event).payload.data(), memory);
+}
+
+TEST(Events, AFrameUnderWayMovesIntoARecycledBufferWhenItOutgrowsItsOwn) {
+    auto server = open_engine(Side::server);
+    const std::string payload(300 * 1024, 'Q');
+    const std::string input = binary_frame(payload);
+    // The header and the first bytes arrive before the buffer is recycled: they move over.
+    server->receive_data(BytesView(std::string_view(input).substr(0, 1000)));
+    Bytes buffer(1 << 20, 'x'); // an old message: its bytes must not show
+    const char* memory = buffer.data();
+    server->recycle(std::move(buffer));
+    server->receive_data(BytesView(std::string_view(input).substr(1000)));
+    auto event = server->next_event();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(frame_in(*event).payload, payload);
+    EXPECT_EQ(frame_in(*event).payload.data(), memory);
+}
+
+TEST(Events, TheEngineKeepsTheLargestRecycledBufferUntilReleased) {
+    auto server = open_engine(Side::server);
+    Bytes large(1 << 20, 'x');
+    const char* large_memory = large.data();
+    Bytes smaller(1 << 18, 'y');
+    server->recycle(std::move(large));
+    server->recycle(std::move(smaller)); // kept: the one with more room
+    const std::string payload(500 * 1024, 'R');
+    server->receive_data(BytesView(binary_frame(payload)));
+    auto event = server->next_event();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(frame_in(*event).payload.data(), large_memory);
+
+    Bytes another(1 << 20, 'z');
+    server->recycle(std::move(another));
+    server->release_recycled();
+    server->receive_data(BytesView(binary_frame(payload)));
+    event = server->next_event();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(frame_in(*event).payload, payload); // built in memory of its own
+}
+
 TEST(Events, AHandshakeEventSwapsOutAFrameThatLaterFramesReuse) {
     // A server engine in CONNECTING: the request event is taken into an Event that held a
     // frame; that frame becomes the spare the first data frame is built in.

@@ -128,16 +128,34 @@ TEST(Assembler, BuffersOfConsumedMessagesGoBackToTheReader) {
     // The consumer hands its spares over when it next takes frames from the queue.
     put_all(assembler, {data_frame("e")});
     ASSERT_EQ(assembler.get(message, std::nullopt), Assembler::Result::message);
+    EXPECT_EQ(message.data, "e");
     std::vector<Frame> none;
     std::vector<Bytes> spares;
     assembler.put(none, spares);
-    // "a" and "b": "c" is too large to keep, "d" went back after "e" was taken.
-    ASSERT_EQ(spares.size(), 2u);
+    // "c" is neither small nor large: dropped.
+    ASSERT_EQ(spares.size(), 3u);
     EXPECT_EQ(spares[0].data(), small_buffers[0]);
     EXPECT_EQ(spares[1].data(), small_buffers[1]);
+    EXPECT_EQ(spares[2].data(), small_buffers[2]);
     spares.clear();
     assembler.put(none, spares);
     EXPECT_TRUE(spares.empty()); // handed over once
+}
+
+TEST(Assembler, LargeBuffersAreRecycledWhenTheConsumerMovesOn) {
+    std::vector<Bytes> recycled;
+    Assembler assembler(
+        100, 10, [] {}, nullptr, [&](Bytes&& buffer) { recycled.push_back(std::move(buffer)); });
+    const std::string large(Assembler::large_capacity, 'L');
+    put_all(assembler, {data_frame(large), data_frame("small")});
+    Message message;
+    ASSERT_EQ(assembler.get(message, std::nullopt), Assembler::Result::message);
+    const char* large_buffer = message.data.data();
+    EXPECT_TRUE(recycled.empty()); // still the caller's
+    ASSERT_EQ(assembler.get(message, std::nullopt), Assembler::Result::message);
+    EXPECT_EQ(message.data, "small");
+    ASSERT_EQ(recycled.size(), 1u);
+    EXPECT_EQ(recycled[0].data(), large_buffer);
 }
 
 // A reader that stops at the high mark and waits for on_room, as the I/O loop does, and a

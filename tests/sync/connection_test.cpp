@@ -103,6 +103,39 @@ TEST_F(ConnectionTest, SixteenMebibyteMessages) {
     EXPECT_TRUE(m.data == text) << "the 16 MiB text message came back altered";
 }
 
+TEST_F(ConnectionTest, ReceivingIntoOneMessageNeverShowsTheBytesOfAnEarlierOne) {
+    // Both ends recycle buffers (the client through recv(Message&), the echo handler through
+    // range-for): each message must come out whole, whatever size came before it, sent one
+    // at a time or queued ahead.
+    const std::vector<std::size_t> sizes = {1 << 20, 300 * 1024, 2 << 20, 70 * 1024, 5,
+                                            100 * 1024, 0, 1 << 20};
+    for (const bool compression : {false, true}) {
+        EchoPair pair(4 << 20, compression);
+        auto& c = *pair.client;
+        Message m;
+        int seed = 0;
+        for (const std::size_t size : sizes) {
+            const std::string data = pattern(size, ++seed);
+            c.send_binary(BytesView(data));
+            c.recv(m);
+            EXPECT_TRUE(m.is_binary());
+            EXPECT_TRUE(m.data == data) << size << " bytes, one at a time, compression "
+                                        << compression;
+        }
+        std::vector<std::string> sent;
+        for (const std::size_t size : sizes) {
+            sent.push_back(pattern(size, ++seed));
+            c.send_binary(BytesView(sent.back()));
+        }
+        for (const std::string& data : sent) {
+            c.recv(m);
+            EXPECT_TRUE(m.is_binary());
+            EXPECT_TRUE(m.data == data) << data.size() << " bytes, queued, compression "
+                                        << compression;
+        }
+    }
+}
+
 TEST_F(ConnectionTest, SixteenMebibyteCompressedMessage) {
     constexpr std::size_t size = 16 * 1024 * 1024;
     EchoPair pair(size, /*compression=*/true);
