@@ -5,7 +5,9 @@
 
 #include <syncws/errors.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -70,14 +73,15 @@ FileDescriptor bind_and_listen(int family, const sockaddr* address, socklen_t le
 
 } // namespace
 
-Listener::Listener(FileDescriptor fd, bool is_unix) : fd_(std::move(fd)), is_unix_(is_unix) {
+Listener::Listener(FileDescriptor fd, bool is_unix, bool owned)
+    : fd_(std::move(fd)), is_unix_(is_unix), owned_(owned) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) {
         detail::throw_errno(errno, "cannot create the listener's wake-up pipe");
     }
     wake_read_.reset(pipe_fds[0]);
     wake_write_.reset(pipe_fds[1]);
-    detail::set_nonblocking(fd_.get(), true);
+    detail::set_nonblocking(fd_.get(), !owned_);
 
     sockaddr_storage address{};
     socklen_t length = sizeof address;
@@ -110,7 +114,7 @@ std::unique_ptr<Listener> Listener::tcp(std::string_view host, std::uint16_t por
         any6.sin6_port = htons(port);
         FileDescriptor fd = bind_and_listen(AF_INET6, reinterpret_cast<const sockaddr*>(&any6),
                                             sizeof any6, backlog, true, error);
-        if (fd.valid()) return std::unique_ptr<Listener>(new Listener(std::move(fd), false));
+        if (fd.valid()) return std::unique_ptr<Listener>(new Listener(std::move(fd), false, true));
         if (error != EAFNOSUPPORT) detail::throw_errno(error, "cannot listen on " + target);
         // A kernel without IPv6: the wildcard can only mean every IPv4 address.
         bare = "0.0.0.0";
@@ -118,7 +122,7 @@ std::unique_ptr<Listener> Listener::tcp(std::string_view host, std::uint16_t por
     for (const Endpoint& endpoint : resolve(bare, port, true)) {
         FileDescriptor fd = bind_and_listen(endpoint.family, endpoint.data(), endpoint.length,
                                             backlog, false, error);
-        if (fd.valid()) return std::unique_ptr<Listener>(new Listener(std::move(fd), false));
+        if (fd.valid()) return std::unique_ptr<Listener>(new Listener(std::move(fd), false, true));
     }
     detail::throw_errno(error, "cannot listen on " + target);
 }
@@ -148,7 +152,7 @@ std::unique_ptr<Listener> Listener::unix_socket(const std::string& path, int bac
     int error = 0;
     FileDescriptor fd = bind_and_listen(AF_UNIX, sa, length, backlog, false, error);
     if (!fd.valid()) detail::throw_errno(error, "cannot listen on " + path);
-    std::unique_ptr<Listener> listener(new Listener(std::move(fd), true));
+    std::unique_ptr<Listener> listener(new Listener(std::move(fd), true, true));
     if (::stat(path.c_str(), &st) == 0) {
         listener->unix_path_ = path;
         listener->unix_dev_ = st.st_dev;
@@ -175,23 +179,43 @@ std::unique_ptr<Listener> Listener::adopt(int fd) {
     socklen_t address_length = sizeof address;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length);
     bool is_unix = address.ss_family == AF_UNIX;
-    return std::unique_ptr<Listener>(new Listener(std::move(owned), is_unix));
+    return std::unique_ptr<Listener>(new Listener(std::move(owned), is_unix, false));
+}
+
+void Listener::set_accept_timeout(std::chrono::milliseconds timeout) {
+    if (!owned_) {
+        poll_timeout_ms_ = timeout.count() > 0 ? static_cast<int>(std::min<std::int64_t>(
+                                                     timeout.count(), 1 << 30))
+                                               : -1;
+        return;
+    }
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+        detail::throw_errno(errno, "cannot set the accept timeout of " + local_address_);
 }
 
 std::unique_ptr<SocketStream> Listener::accept() {
     for (;;) {
         if (closed()) return nullptr;
-        pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
-        int r = ::poll(fds, 2, -1);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            detail::throw_errno(errno, "poll on listener " + local_address_ + " failed");
+        if (!owned_) {
+            pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
+            int r = ::poll(fds, 2, poll_timeout_ms_);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                detail::throw_errno(errno, "poll on listener " + local_address_ + " failed");
+            }
+            if (fds[1].revents != 0 || closed() || r == 0) return nullptr;
         }
-        if (fds[1].revents != 0 || closed()) return nullptr;
         int c = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) {
-            if (is_transient_accept_error(errno)) continue;
-            detail::throw_errno(errno, "accept on " + local_address_ + " failed");
+            const int error = errno;
+            // Shut down by close() (EINVAL), or the blocking wait's timeout.
+            if (closed()) return nullptr;
+            if (owned_ && (error == EAGAIN || error == EWOULDBLOCK)) return nullptr;
+            if (is_transient_accept_error(error)) continue;
+            detail::throw_errno(error, "accept on " + local_address_ + " failed");
         }
         FileDescriptor connection(c);
         if (is_tcp_) {
@@ -205,6 +229,8 @@ std::unique_ptr<SocketStream> Listener::accept() {
 
 void Listener::close() noexcept {
     if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+    // Wakes every thread blocked in accept(2) (EINVAL), and refuses new clients.
+    if (owned_) ::shutdown(fd_.get(), SHUT_RD);
     char byte = 0;
     // The pipe is empty (nothing else writes it), so this one byte always fits.
     ssize_t r;

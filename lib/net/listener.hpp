@@ -4,6 +4,7 @@
 #include "socket.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -14,13 +15,22 @@ namespace syncws::net {
 
 /// A listening socket with a blocking `accept()` that another thread can interrupt.
 ///
-/// Waking up: `accept()` polls the listening socket *and* the read end of a self-pipe.
-/// `close()` writes one byte to the pipe and never reads it back, so the pipe stays readable
-/// forever after: an `accept()` already blocked wakes, and one that starts later returns at
-/// once. Nothing is closed under a blocked thread (the descriptors are closed only by the
-/// destructor), so there is no window where a descriptor number could be reused. The
-/// listening socket is non-blocking, so when several threads accept and one takes the
-/// connection, the others go back to waiting (EAGAIN) instead of blocking in accept().
+/// A socket this class made (`tcp`, `unix_socket`) is blocking, and threads wait in
+/// accept(2) itself: the kernel wakes one of them per connection, so a pool of threads can
+/// accept for themselves with no thread handing connections over (a context switch each,
+/// which cost a third of the handshakes per second). `close()` shuts the socket down for
+/// reading, which makes every accept(2), blocked or later, fail at once, and new clients
+/// be refused.
+///
+/// An adopted socket (`adopt`) is shared with whoever passed it (systemd keeps it across
+/// restarts), so neither is done to it: it stays non-blocking, and `accept()` polls it *and*
+/// the read end of a self-pipe. `close()` writes one byte to the pipe and never reads it
+/// back, so the pipe stays readable forever after: an `accept()` already blocked wakes, and
+/// one that starts later returns at once. When several threads accept and one takes the
+/// connection, the others go back to waiting (EAGAIN).
+///
+/// Nothing is closed under a blocked thread (the descriptors are closed only by `release`
+/// and the destructor), so there is no window where a descriptor number could be reused.
 ///
 /// Thread safety: `accept()` may be called from several threads at once; `close()` from any
 /// thread, any number of times. The destructor must run after every `accept()` returned.
@@ -59,16 +69,21 @@ public:
     ~Listener();
 
     /// Waits for a connection and returns it as a blocking stream (TCP_NODELAY set for TCP).
-    /// Returns nullptr once `close()` was called (before or during the wait).
+    /// Returns nullptr once `close()` was called (before or during the wait), or when no
+    /// client came within the `set_accept_timeout` (then `closed()` is false).
     /// Connections that fail between the kernel's queue and accept (ECONNABORTED, and the
     /// network errors accept(2) says to treat like EAGAIN) are skipped.
     /// Throws: `NetworkError` (EMFILE/ENFILE when out of descriptors: the caller decides
     /// whether to back off and retry).
     std::unique_ptr<SocketStream> accept();
 
+    /// Bounds each wait of `accept()` (for threads that retire when idle). Call it before
+    /// any `accept()`; zero (the default) waits for ever.
+    void set_accept_timeout(std::chrono::milliseconds timeout);
+
     /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
-    /// file. Idempotent; never throws. The port stays bound until `release()` or the
-    /// destructor.
+    /// file. A socket this class made refuses new clients from now on; the port stays bound
+    /// until `release()` or the destructor. Idempotent; never throws.
     void close() noexcept;
 
     /// Closes the listening socket, so the port is free again and new clients are refused
@@ -90,13 +105,16 @@ public:
     int native_handle() const noexcept { return fd_.get(); }
 
 private:
-    Listener(FileDescriptor fd, bool is_unix);
+    // `owned`: made here, so it may block and be shut down (see the class comment).
+    Listener(FileDescriptor fd, bool is_unix, bool owned);
     void remove_socket_file() noexcept;
 
     FileDescriptor fd_;
     FileDescriptor wake_read_;
     FileDescriptor wake_write_;
     bool is_unix_ = false;
+    bool owned_ = false;
+    int poll_timeout_ms_ = -1; // an adopted socket's wait (set_accept_timeout)
     bool is_tcp_ = false;
     std::uint16_t port_ = 0;
     std::string local_address_;

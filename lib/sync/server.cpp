@@ -28,7 +28,12 @@ using detail::Clock;
 struct Server::Impl {
     Impl(Handler h, ServerOptions o) : handler(std::move(h)), options(std::move(o)) {}
 
-    void accept_loop();
+    // A pool task: accepts, serves what it accepted, and goes back to accepting while
+    // fewer than max_acceptors wait there (README, "Accepting on the pool's threads").
+    void accept_and_serve();
+    // Counts one more acceptor and starts its task (`mutex` not held). False if the pool
+    // would not take it.
+    bool add_acceptor();
     void keep_loop();
     void handle(std::unique_ptr<net::Stream> stream, int watch_fd);
     void watch_handshake(int fd);
@@ -50,12 +55,18 @@ struct Server::Impl {
 #if SYNCWS_HAVE_TLS
     std::shared_ptr<net::TlsContext> tls;
 #endif
+    // Threads waiting in accept(). The kernel wakes the one that waited longest, so more
+    // of them means colder threads and more sleeps: with 8 threads accepting for 4 clients,
+    // handshakes/s fell by a fifth against 4. A thread that served goes back to accept()
+    // while fewer than this wait there; otherwise it waits in the pool.
+    static constexpr std::size_t max_acceptors = 2;
+    // Runs the tasks that accept and serve: max_connections serving, max_acceptors
+    // accepting, and room for tasks that are ending (out of the counts, not yet the pool's).
     std::unique_ptr<detail::ThreadPool> pool;
     // Answers 503 to clients beyond max_connections, off the accept thread (a refusal reads
     // the request and, over TLS, runs a handshake). Small: under a flood, clients beyond
     // it are dropped rather than piling up threads.
     std::unique_ptr<detail::ThreadPool> refusals;
-    detail::Thread accept_thread;
     detail::Thread keeper_thread;
 
     mutable std::mutex mutex;
@@ -67,7 +78,11 @@ struct Server::Impl {
     // with 1001 like the others. Duplicates, owned here, so that no descriptor is used after
     // it was closed.
     std::set<int> handshaking;
+    bool started = false;               // guarded by mutex
     bool stopping = false;              // guarded by mutex
+    std::size_t acceptors = 0;          // guarded by mutex: tasks in (or on their way to) accept()
+    std::size_t handlers = 0;           // guarded by mutex: connections being served
+    std::condition_variable acceptors_cv; // `acceptors` fell to 0 after stopping
     bool keeper_stop = false;           // guarded by mutex: after the connections' closes
     std::condition_variable stop_cv;    // signals `stopping`
     std::condition_variable keeper_cv;  // `keeper_stop`, and a connection to an asleep keeper
@@ -94,8 +109,12 @@ Server::Server(Handler handler, ServerOptions options)
     s.listener = o.unix_socket.empty() ? net::Listener::tcp(o.host, o.port, o.backlog)
                                        : net::Listener::unix_socket(o.unix_socket, o.backlog);
     // A handler is user code: give it an ordinary stack, unlike the I/O thread.
-    s.pool = std::make_unique<detail::ThreadPool>(o.max_connections, o.min_threads,
-                                                  o.idle_thread_timeout, 8 * 1024 * 1024);
+    s.pool = std::make_unique<detail::ThreadPool>(o.max_connections + 2 * Impl::max_acceptors,
+                                                  o.min_threads, o.idle_thread_timeout,
+                                                  8 * 1024 * 1024);
+    // An acceptor is an idle pool thread: it retires when no client came for as long as
+    // one waits in the pool before it retires.
+    if (o.idle_thread_timeout.count() > 0) s.listener->set_accept_timeout(o.idle_thread_timeout);
     s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);
     // Its promotions may poll a TLS stream (OpenSSL) and start threads: no tiny stack.
     s.keeper_thread.start(256 * 1024, [&s] { s.keep_loop(); });
@@ -117,22 +136,40 @@ std::string Server::address() const {
 }
 
 void Server::serve_forever() {
-    impl_->accept_loop();
+    start();
+    Impl& s = *impl_;
+    std::unique_lock lock(s.mutex);
+    s.stop_cv.wait(lock, [&] { return s.stopping; });
 }
 
 void Server::start() {
-    Impl* s = impl_.get();
-    s->accept_thread.start(256 * 1024, [s] {
-        try {
-            s->accept_loop();
-        } catch (const std::exception& e) {
-            s->log(LogLevel::error, std::string("accept loop stopped: ") + e.what());
-        }
-    });
+    Impl& s = *impl_;
+    {
+        std::lock_guard lock(s.mutex);
+        if (s.started || s.stopping) return;
+        s.started = true;
+    }
+    s.log(LogLevel::info, "listening on " + s.listener->local_address());
+    if (!s.add_acceptor())
+        throw NetworkError(std::make_error_code(std::errc::resource_unavailable_try_again),
+                           "cannot start a thread to accept connections on " +
+                               s.listener->local_address());
 }
 
-void Server::Impl::accept_loop() {
-    log(LogLevel::info, "listening on " + listener->local_address());
+bool Server::Impl::add_acceptor() {
+    {
+        std::lock_guard lock(mutex);
+        if (stopping) return false;
+        ++acceptors;
+    }
+    if (pool->try_submit([this] { accept_and_serve(); })) return true;
+    std::lock_guard lock(mutex);
+    --acceptors;
+    acceptors_cv.notify_all();
+    return false;
+}
+
+void Server::Impl::accept_and_serve() {
     for (;;) {
         std::unique_ptr<net::SocketStream> socket;
         try {
@@ -146,23 +183,46 @@ void Server::Impl::accept_loop() {
             stop_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
             continue;
         }
-        if (!socket) {
-            // Shutdown: free the port now, not when the Server is destroyed, so that late
-            // clients are refused at once rather than left waiting in the backlog.
-            listener->release();
-            return;
+        bool refuse = false;
+        bool another = false;
+        {
+            std::lock_guard lock(mutex);
+            if (!socket) {
+                // Closed, or no client for idle_thread_timeout: the task ends, as an idle
+                // pool thread would, but the last acceptor stays.
+                if (!stopping && !listener->closed() && acceptors == 1) continue;
+                --acceptors;
+                acceptors_cv.notify_all();
+                return;
+            }
+            if (handlers >= options.max_connections) {
+                refuse = true;
+            } else {
+                ++handlers;
+                --acceptors;
+                // This thread serves now: someone else accepts meanwhile.
+                another = acceptors == 0 && !stopping;
+            }
         }
-        // std::function needs a copyable task: the stream travels in a shared holder and
-        // the task takes it out.
-        const int watch_fd = ::fcntl(socket->native_handle(), F_DUPFD_CLOEXEC, 0);
-        auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
-        if (pool->try_submit([this, holder, watch_fd] { handle(std::move(*holder), watch_fd); }))
+        if (refuse) {
+            // std::function needs a copyable task: the stream travels in a shared holder.
+            auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
+            if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
+                log(LogLevel::warning,
+                    "dropping a connection: " + std::to_string(options.max_connections) +
+                        " connections open and refusals already in progress");
             continue;
-        if (watch_fd >= 0) ::close(watch_fd);
-        if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
-            log(LogLevel::warning,
-                "dropping a connection: " + std::to_string(options.max_connections) +
-                    " connections open and refusals already in progress");
+        }
+        // If no thread can be had, clients wait in the backlog until this one comes back.
+        if (another && !add_acceptor())
+            log(LogLevel::warning, "no thread to accept connections while this one serves");
+        const int watch_fd = ::fcntl(socket->native_handle(), F_DUPFD_CLOEXEC, 0);
+        handle(std::move(socket), watch_fd);
+        // Back to accepting: the kernel hands the next client straight to this thread.
+        std::lock_guard lock(mutex);
+        --handlers;
+        if (stopping || acceptors >= max_acceptors) return; // the thread waits in the pool
+        ++acceptors;
     }
 }
 
@@ -384,8 +444,13 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
         for (const int fd : s.handshaking)
             ::shutdown(fd, SHUT_RD);
     }
-    s.listener->close();
-    s.accept_thread.join();
+    s.listener->close(); // wakes every acceptor
+    {
+        // Every accept() returned: the port can go (late clients are refused at once).
+        std::unique_lock lock(s.mutex);
+        s.acceptors_cv.wait(lock, [&] { return s.acceptors == 0; });
+    }
+    s.listener->release();
     s.refusals->shutdown();
     // Send every close frame first, then wait: closing one by one would add up the
     // timeouts of unresponsive clients.
