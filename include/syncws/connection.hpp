@@ -104,10 +104,10 @@ public:
     /// Throws: `ConnectionClosedOK` at the end of a normal closing, `ConnectionClosedError`
     /// (root cause nested) otherwise.
     Message recv();
-    /// Like `recv`, into `message`, whose memory is used again: a loop that receives into
-    /// the same `Message` allocates nothing per message, as range-for does (for large
-    /// messages, fresh memory costs a page fault per 4 KiB). What `message` held is lost
-    /// even if this throws.
+    /// Like `recv`, into `message`, whose memory is used again, as range-for does: the
+    /// next large message (64 KiB or more) is received into it, and a small one (up to
+    /// 512 bytes) needs no allocation. Fresh memory for a large message costs a page fault
+    /// per 4 KiB. What `message` held is lost even if this throws.
     void recv(Message& message);
     /// Like `recv`, but returns nothing if no message completes within `timeout`; the
     /// connection stays usable (a message partly received is kept for the next call).

@@ -52,7 +52,8 @@ struct ServerOptions {
     /// Connections handled at once. Beyond it a new client gets HTTP 503, never a silent
     /// close. Each costs two threads (its handler and its I/O thread).
     std::size_t max_connections = 256;
-    /// Pool threads kept even when idle; others retire after `idle_thread_timeout`.
+    /// Pool threads kept even when idle; others retire after `idle_thread_timeout`. (Up to
+    /// three more wait for clients in accept(), and stay.)
     std::size_t min_threads = 0;
     std::chrono::milliseconds idle_thread_timeout{60000};
     /// Deadline for a client's TLS handshake and HTTP request (a slow client cannot hold
@@ -83,9 +84,10 @@ struct ServerOptions {
 
 /// A listening WebSocket server.
 ///
-/// Construction binds and listens (so `port()` is known at once); `serve_forever()` runs
-/// the accept loop on the calling thread, `start()` on a background thread; `shutdown()`
-/// stops accepting, closes open connections with 1001 and joins every thread.
+/// Construction binds and listens (so `port()` is known at once); `start()` has the pool's
+/// threads accept (each serves the client it accepted), `serve_forever()` does the same and
+/// blocks until `shutdown()`, which stops accepting, closes open connections with 1001 and
+/// joins every thread.
 /// Thread safety: `shutdown()`, `port()`, `connections()` from any thread.
 class Server {
 public:
@@ -95,10 +97,10 @@ public:
     /// Shuts down and joins everything.
     ~Server();
 
-    /// Accepts connections until `shutdown()`. Throws `NetworkError` if accepting fails
-    /// for good.
+    /// `start()`, then blocks until `shutdown()` (from another thread or a handler) begins.
     void serve_forever();
-    /// Runs `serve_forever` on a background thread.
+    /// Starts accepting on the pool's threads and returns. Once is enough; after
+    /// `shutdown()` it does nothing. Throws `NetworkError` if no thread can be started.
     void start();
     /// Stops accepting, closes open connections with `code` (default 1001, going away),
     /// waits up to each connection's close timeout, and joins every thread. Idempotent.

@@ -5,9 +5,7 @@
 
 #include <syncws/errors.hpp>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,7 +13,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -182,38 +179,22 @@ std::unique_ptr<Listener> Listener::adopt(int fd) {
     return std::unique_ptr<Listener>(new Listener(std::move(owned), is_unix, false));
 }
 
-void Listener::set_accept_timeout(std::chrono::milliseconds timeout) {
-    if (!owned_) {
-        poll_timeout_ms_ = timeout.count() > 0 ? static_cast<int>(std::min<std::int64_t>(
-                                                     timeout.count(), 1 << 30))
-                                               : -1;
-        return;
-    }
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
-    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-        detail::throw_errno(errno, "cannot set the accept timeout of " + local_address_);
-}
-
 std::unique_ptr<SocketStream> Listener::accept() {
     for (;;) {
         if (closed()) return nullptr;
         if (!owned_) {
             pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
-            int r = ::poll(fds, 2, poll_timeout_ms_);
+            int r = ::poll(fds, 2, -1);
             if (r < 0) {
                 if (errno == EINTR) continue;
                 detail::throw_errno(errno, "poll on listener " + local_address_ + " failed");
             }
-            if (fds[1].revents != 0 || closed() || r == 0) return nullptr;
+            if (fds[1].revents != 0 || closed()) return nullptr;
         }
         int c = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) {
             const int error = errno;
-            // Shut down by close() (EINVAL), or the blocking wait's timeout.
-            if (closed()) return nullptr;
-            if (owned_ && (error == EAGAIN || error == EWOULDBLOCK)) return nullptr;
+            if (closed()) return nullptr; // shut down by close(): EINVAL
             if (is_transient_accept_error(error)) continue;
             detail::throw_errno(error, "accept on " + local_address_ + " failed");
         }

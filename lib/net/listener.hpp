@@ -4,7 +4,6 @@
 #include "socket.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -69,26 +68,22 @@ public:
     ~Listener();
 
     /// Waits for a connection and returns it as a blocking stream (TCP_NODELAY set for TCP).
-    /// Returns nullptr once `close()` was called (before or during the wait), or when no
-    /// client came within the `set_accept_timeout` (then `closed()` is false).
+    /// Returns nullptr once `close()` was called (before or during the wait).
     /// Connections that fail between the kernel's queue and accept (ECONNABORTED, and the
     /// network errors accept(2) says to treat like EAGAIN) are skipped.
     /// Throws: `NetworkError` (EMFILE/ENFILE when out of descriptors: the caller decides
     /// whether to back off and retry).
     std::unique_ptr<SocketStream> accept();
 
-    /// Bounds each wait of `accept()` (for threads that retire when idle). Call it before
-    /// any `accept()`; zero (the default) waits for ever.
-    void set_accept_timeout(std::chrono::milliseconds timeout);
-
     /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
-    /// file. A socket this class made refuses new clients from now on; the port stays bound
-    /// until `release()` or the destructor. Idempotent; never throws.
+    /// file. A socket this class made refuses new clients from now on (and a port the
+    /// kernel picked may be free again at once); an adopted one stays listening until
+    /// `release()` or the destructor. Idempotent; never throws.
     void close() noexcept;
 
     /// Closes the listening socket, so the port is free again and new clients are refused
-    /// at once instead of waiting in the backlog. Only once every `accept()` has returned
-    /// (by the thread that accepted): nothing else may use the descriptor meanwhile.
+    /// at once instead of waiting in the backlog. Only once every `accept()` has returned:
+    /// nothing else may use the descriptor meanwhile.
     /// Implies `close()`. Idempotent; never throws.
     void release() noexcept;
 
@@ -114,7 +109,6 @@ private:
     FileDescriptor wake_write_;
     bool is_unix_ = false;
     bool owned_ = false;
-    int poll_timeout_ms_ = -1; // an adopted socket's wait (set_accept_timeout)
     bool is_tcp_ = false;
     std::uint16_t port_ = 0;
     std::string local_address_;

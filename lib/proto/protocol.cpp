@@ -187,6 +187,10 @@ namespace {
 // small frames, and one large message must not pin its memory for the connection's life.
 constexpr std::size_t max_spare_capacity = 16 * 1024;
 
+// A frame's first reserve, bounded because the declared length is peer data; a longer
+// frame may start in a recycled buffer instead.
+constexpr std::size_t recycle_above = 1 << 16;
+
 void trim_spare(Event& spare) {
     if (auto* frame = std::get_if<Frame>(&spare);
         frame && frame->payload.capacity() > max_spare_capacity)
@@ -475,12 +479,15 @@ bool Protocol::start_frame(const detail::FrameHeader& h) {
     // spare's buffer (publish_frame) is usually large enough already, else one the caller
     // recycled.
     if (h.payload_length > s.frame.payload.capacity()) {
-        if (s.recycled.capacity() > s.frame.payload.capacity()) {
+        // Only for a frame that would outgrow the first reserve anyway: a small message or
+        // a control frame must not take (and keep) a buffer of many megabytes.
+        if (h.payload_length > recycle_above && !is_control(opcode) &&
+            s.recycled.capacity() > s.frame.payload.capacity()) {
             s.frame.payload.swap(s.recycled);
             Bytes().swap(s.recycled);
         } else {
             s.frame.payload.reserve(
-                static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, 1 << 16)));
+                static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_length, recycle_above)));
         }
     }
     return true;

@@ -50,8 +50,10 @@ public:
 
     /// `on_room` is called (under the assembler's lock) when the reader, told to stop by
     /// `may_read`, may read again: it wakes the reader out of its poll(). `pump` is called
-    /// with no lock of the assembler's held, instead of waiting, whenever a consumer would
-    /// wait; so is `recycle_large` (both may be null).
+    /// instead of waiting, whenever a consumer would wait; `recycle_large` when a consumer
+    /// is done with a large buffer. Both (either may be null) run on the consumer's thread
+    /// with its consumer lock held but not the queue's, so they may take locks ordered
+    /// after the consumer lock (the connection's engine lock), and must not call `get`.
     Assembler(std::size_t high, std::size_t low, std::function<void()> on_room, Pump pump,
               RecycleLarge recycle_large = nullptr)
         : high_(high), low_(low), on_room_(std::move(on_room)), pump_(std::move(pump)),

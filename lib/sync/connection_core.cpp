@@ -69,9 +69,11 @@ ConnectionCore::ConnectionCore(std::unique_ptr<Protocol> engine,
               // (a 16 MiB message cost over a thousand page faults). Kept like a large
               // write buffer, and released with it.
               std::lock_guard lock(engine_mutex_);
+              if (done_) return; // nothing will be received: freed here
               engine_->recycle(std::move(buffer));
-              if (release_buffers_at_) return;
+              const bool wake = !release_buffers_at_;
               release_buffers_at_ = deadline_after(large_buffer_keep);
+              if (!wake) return; // a deadline is set already: the loop meets this one too
               if (io_polling_ && poll_has_bell_)
                   wake_io_locked();
               else if (io_polling_)

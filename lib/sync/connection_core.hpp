@@ -52,7 +52,8 @@ namespace syncws::detail {
 /// receive queue).
 ///
 /// Locks: `send_mutex_` (whole messages) → `engine_mutex_` (engine calls, buffer swaps,
-/// the fields marked "guarded"). The assembler's and the stream's locks are leaves.
+/// the fields marked "guarded"); the assembler's consumer lock → `engine_mutex_` (its pump
+/// and recycle callbacks). The assembler's queue lock and the stream's locks are leaves.
 /// `engine_mutex_` is never held across blocking socket I/O or user code (the keepers
 /// hold it for a zero-timeout poll of an away owner's socket).
 class ConnectionCore {

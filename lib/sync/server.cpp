@@ -31,9 +31,12 @@ struct Server::Impl {
     // A pool task: accepts, serves what it accepted, and goes back to accepting while
     // fewer than max_acceptors wait there (README, "Accepting on the pool's threads").
     void accept_and_serve();
-    // Counts one more acceptor and starts its task (`mutex` not held). False if the pool
-    // would not take it.
-    bool add_acceptor();
+    // Counts one more acceptor and starts its task (`mutex` not held).
+    enum class Added { yes, stopping, no_thread };
+    Added add_acceptor();
+    // Answers 503 off the accepting threads (a refusal reads the request and, over TLS, runs
+    // a handshake), or drops the client when refusals are already at their limit.
+    void refuse(std::unique_ptr<net::Stream> stream);
     void keep_loop();
     void handle(std::unique_ptr<net::Stream> stream, int watch_fd);
     void watch_handshake(int fd);
@@ -63,9 +66,8 @@ struct Server::Impl {
     // Runs the tasks that accept and serve: max_connections serving, max_acceptors
     // accepting, and room for tasks that are ending (out of the counts, not yet the pool's).
     std::unique_ptr<detail::ThreadPool> pool;
-    // Answers 503 to clients beyond max_connections, off the accept thread (a refusal reads
-    // the request and, over TLS, runs a handshake). Small: under a flood, clients beyond
-    // it are dropped rather than piling up threads.
+    // Answers 503 to clients beyond max_connections, off the accepting threads. Small:
+    // under a flood, clients beyond it are dropped rather than piling up threads.
     std::unique_ptr<detail::ThreadPool> refusals;
     detail::Thread keeper_thread;
 
@@ -79,6 +81,7 @@ struct Server::Impl {
     // it was closed.
     std::set<int> handshaking;
     bool started = false;               // guarded by mutex
+    bool accept_failing = false;        // guarded by mutex: logged once, until it works again
     bool stopping = false;              // guarded by mutex
     std::size_t acceptors = 0;          // guarded by mutex: tasks in (or on their way to) accept()
     std::size_t handlers = 0;           // guarded by mutex: connections being served
@@ -112,9 +115,6 @@ Server::Server(Handler handler, ServerOptions options)
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections + 2 * Impl::max_acceptors,
                                                   o.min_threads, o.idle_thread_timeout,
                                                   8 * 1024 * 1024);
-    // An acceptor is an idle pool thread: it retires when no client came for as long as
-    // one waits in the pool before it retires.
-    if (o.idle_thread_timeout.count() > 0) s.listener->set_accept_timeout(o.idle_thread_timeout);
     s.refusals = std::make_unique<detail::ThreadPool>(2, 0, std::chrono::seconds(1), 256 * 1024);
     // Its promotions may poll a TLS stream (OpenSSL) and start threads: no tiny stack.
     s.keeper_thread.start(256 * 1024, [&s] { s.keep_loop(); });
@@ -150,23 +150,36 @@ void Server::start() {
         s.started = true;
     }
     s.log(LogLevel::info, "listening on " + s.listener->local_address());
-    if (!s.add_acceptor())
-        throw NetworkError(std::make_error_code(std::errc::resource_unavailable_try_again),
-                           "cannot start a thread to accept connections on " +
-                               s.listener->local_address());
+    if (s.add_acceptor() != Impl::Added::no_thread) return; // or shut down meanwhile
+    {
+        std::lock_guard lock(s.mutex);
+        s.started = false; // a later start() may try again
+    }
+    throw NetworkError(std::make_error_code(std::errc::resource_unavailable_try_again),
+                       "cannot start a thread to accept connections on " +
+                           s.listener->local_address());
 }
 
-bool Server::Impl::add_acceptor() {
+Server::Impl::Added Server::Impl::add_acceptor() {
     {
         std::lock_guard lock(mutex);
-        if (stopping) return false;
+        if (stopping) return Added::stopping;
         ++acceptors;
     }
-    if (pool->try_submit([this] { accept_and_serve(); })) return true;
+    if (pool->try_submit([this] { accept_and_serve(); })) return Added::yes;
     std::lock_guard lock(mutex);
     --acceptors;
     acceptors_cv.notify_all();
-    return false;
+    return Added::no_thread;
+}
+
+void Server::Impl::refuse(std::unique_ptr<net::Stream> stream) {
+    // std::function needs a copyable task: the stream travels in a shared holder.
+    auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(stream));
+    if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
+        log(LogLevel::warning, "dropping a connection: " +
+                                   std::to_string(options.max_connections) +
+                                   " connections open and refusals already in progress");
 }
 
 void Server::Impl::accept_and_serve() {
@@ -174,29 +187,34 @@ void Server::Impl::accept_and_serve() {
         std::unique_ptr<net::SocketStream> socket;
         try {
             socket = listener->accept();
-        } catch (const NetworkError& e) {
-            // Out of descriptors and the like: say so, and keep serving those we have.
-            log(LogLevel::error, std::string("accept failed: ") + e.what());
-            // Back off instead of spinning on an error that persists (EMFILE): descriptors
-            // come back as connections end. shutdown() cuts the wait short.
+        } catch (const std::exception& e) {
+            // Out of descriptors and the like: say so (once), and keep serving those we
+            // have. accept(2) takes a descriptor number before it waits, so with the table
+            // full it fails at once even with no client: back off instead of spinning.
+            // Descriptors come back as connections end; shutdown() cuts the wait short.
             std::unique_lock lock(mutex);
+            if (!std::exchange(accept_failing, true)) {
+                lock.unlock();
+                log(LogLevel::error, std::string("accept failed: ") + e.what() +
+                                         " (retrying every 100 ms)");
+                lock.lock();
+            }
             stop_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
             continue;
         }
-        bool refuse = false;
+        bool over_limit = false;
         bool another = false;
+        bool recovered = false;
         {
             std::lock_guard lock(mutex);
-            if (!socket) {
-                // Closed, or no client for idle_thread_timeout: the task ends, as an idle
-                // pool thread would, but the last acceptor stays.
-                if (!stopping && !listener->closed() && acceptors == 1) continue;
+            recovered = socket && std::exchange(accept_failing, false);
+            if (!socket) { // closed: shutting down
                 --acceptors;
                 acceptors_cv.notify_all();
                 return;
             }
             if (handlers >= options.max_connections) {
-                refuse = true;
+                over_limit = true;
             } else {
                 ++handlers;
                 --acceptors;
@@ -204,20 +222,34 @@ void Server::Impl::accept_and_serve() {
                 another = acceptors == 0 && !stopping;
             }
         }
-        if (refuse) {
-            // std::function needs a copyable task: the stream travels in a shared holder.
-            auto holder = std::make_shared<std::unique_ptr<net::Stream>>(std::move(socket));
-            if (!refusals->try_submit([this, holder] { refuse_overloaded(std::move(*holder)); }))
-                log(LogLevel::warning,
-                    "dropping a connection: " + std::to_string(options.max_connections) +
-                        " connections open and refusals already in progress");
+        if (recovered) log(LogLevel::info, "accepting again");
+        if (another && add_acceptor() == Added::no_thread) {
+            // No thread to accept while this one serves (handlers may last for hours):
+            // this one goes on accepting, and this client is told to come back.
+            {
+                std::lock_guard lock(mutex);
+                --handlers;
+                ++acceptors;
+            }
+            log(LogLevel::warning, "no thread to accept connections while serving one");
+            over_limit = true;
+        }
+        if (over_limit) {
+            try {
+                refuse(std::move(socket));
+            } catch (const std::exception&) {
+                // Out of memory: the client is dropped, the server goes on.
+            }
             continue;
         }
-        // If no thread can be had, clients wait in the backlog until this one comes back.
-        if (another && !add_acceptor())
-            log(LogLevel::warning, "no thread to accept connections while this one serves");
         const int watch_fd = ::fcntl(socket->native_handle(), F_DUPFD_CLOEXEC, 0);
-        handle(std::move(socket), watch_fd);
+        try {
+            handle(std::move(socket), watch_fd);
+        } catch (...) {
+            // handle() catches what user code throws as std::exception; anything else must
+            // not cost this connection's slot for good.
+            log(LogLevel::error, "connection failed with a non-standard exception");
+        }
         // Back to accepting: the kernel hands the next client straight to this thread.
         std::lock_guard lock(mutex);
         --handlers;

@@ -123,7 +123,28 @@ TEST(Events, TheEngineKeepsTheLargestRecycledBufferUntilReleased) {
     server->receive_data(BytesView(binary_frame(payload)));
     event = server->next_event();
     ASSERT_TRUE(event.has_value());
-    EXPECT_EQ(frame_in(*event).payload, payload); // built in memory of its own
+    EXPECT_EQ(frame_in(*event).payload, payload);
+    EXPECT_LT(frame_in(*event).payload.capacity(), std::size_t{1} << 20)
+        << "built in the released megabyte";
+}
+
+TEST(Events, SmallAndControlFramesLeaveTheRecycledBufferToALargeOne) {
+    auto server = open_engine(Side::server);
+    Bytes buffer(1 << 20, 'x');
+    const char* memory = buffer.data();
+    server->recycle(std::move(buffer));
+    const std::string ping = frame_bytes(Side::client, Opcode::ping, std::string(100, 'p'));
+    server->receive_data(BytesView(binary_frame(std::string(100, 's')) + ping));
+    for (int i = 0; i < 2; ++i) {
+        auto event = server->next_event();
+        ASSERT_TRUE(event.has_value());
+        EXPECT_LT(frame_in(*event).payload.capacity(), std::size_t{1} << 16) << "event " << i;
+    }
+    const std::string payload(300 * 1024, 'L');
+    server->receive_data(BytesView(binary_frame(payload)));
+    auto event = server->next_event();
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(frame_in(*event).payload.data(), memory);
 }
 
 TEST(Events, AHandshakeEventSwapsOutAFrameThatLaterFramesReuse) {

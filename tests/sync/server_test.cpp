@@ -16,9 +16,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <thread>
-
 #include <atomic>
 #include <string>
 #include <unistd.h>
@@ -562,28 +559,6 @@ TEST_F(ServerTest, ServeForeverReturnsAfterShutdown) {
     ASSERT_TRUE(finishes(serving));
     serving.get();
     EXPECT_THROW(client.recv(), ConnectionClosedOK);
-}
-
-TEST_F(ServerTest, AServerIdleLongerThanItsThreadTimeoutStillAccepts) {
-    // Threads waiting in accept() retire like idle pool threads, but never the last one.
-    ServerOptions so = local_options();
-    so.idle_thread_timeout = std::chrono::milliseconds(20);
-    auto server = start_server(echo_handler(), so);
-    {
-        // Several at once: the server starts acceptors while its threads serve.
-        std::vector<ClientConnection> clients;
-        for (int i = 0; i < 4; ++i)
-            clients.push_back(connect(uri_of(*server)));
-        for (auto& client : clients) {
-            client.send_text("busy");
-            EXPECT_EQ(client.recv().data, "busy");
-        }
-    }
-    // What is tested is the passing of time itself: no client for many timeouts.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    auto client = connect(uri_of(*server));
-    client.send_text("still here");
-    EXPECT_EQ(client.recv().data, "still here");
 }
 
 TEST_F(ServerTest, UnixSocketServerAndClient) {
