@@ -14,7 +14,10 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <cstring>
+#include <new>
 #include <vector>
 
 namespace syncws::net {
@@ -265,6 +268,54 @@ int record_verify_failure(int preverify_ok, X509_STORE_CTX* store) {
 
 } // namespace
 
+// The ciphertext BIO: reads what the socket read brought, in place; appends what OpenSSL
+// writes to a string. Its data is the stream's TlsCiphertext.
+int ciphertext_write(BIO* bio, const char* data, int n) {
+    BIO_clear_retry_flags(bio);
+    if (n <= 0) return 0;
+    auto* ciphertext = static_cast<TlsCiphertext*>(BIO_get_data(bio));
+    try {
+        ciphertext->out.append(data, static_cast<std::size_t>(n));
+    } catch (const std::bad_alloc&) {
+        return -1; // OpenSSL reports the write as failed: a TlsError for the caller
+    }
+    return n;
+}
+
+int ciphertext_read(BIO* bio, char* data, int n) {
+    BIO_clear_retry_flags(bio);
+    auto* ciphertext = static_cast<TlsCiphertext*>(BIO_get_data(bio));
+    if (ciphertext->in_left == 0) {
+        BIO_set_retry_read(bio); // "wait for more", not end of stream
+        return -1;
+    }
+    if (n <= 0) return 0;
+    std::size_t count = std::min(ciphertext->in_left, static_cast<std::size_t>(n));
+    std::memcpy(data, ciphertext->in, count);
+    ciphertext->in += count;
+    ciphertext->in_left -= count;
+    return static_cast<int>(count);
+}
+
+long ciphertext_ctrl(BIO* bio, int command, long, void*) {
+    auto* ciphertext = static_cast<TlsCiphertext*>(BIO_get_data(bio));
+    switch (command) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return static_cast<long>(ciphertext->in_left);
+    case BIO_CTRL_WPENDING:
+        return static_cast<long>(ciphertext->out.size());
+    default:
+        return 0; // not supported: kTLS, push/pop, ...
+    }
+}
+
+int ciphertext_create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // TlsContext
 
@@ -273,6 +324,15 @@ TlsContext::TlsContext(TlsRole role, const TlsOptions& options) : role_(role), o
     ctx_ = SSL_CTX_new(role == TlsRole::client ? TLS_client_method() : TLS_server_method());
     if (ctx_ == nullptr) throw_config_error("cannot create an OpenSSL context");
     try {
+        ciphertext_method_ = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                          "syncws ciphertext");
+        if (ciphertext_method_ == nullptr ||
+            BIO_meth_set_write(ciphertext_method_, ciphertext_write) != 1 ||
+            BIO_meth_set_read(ciphertext_method_, ciphertext_read) != 1 ||
+            BIO_meth_set_ctrl(ciphertext_method_, ciphertext_ctrl) != 1 ||
+            BIO_meth_set_create(ciphertext_method_, ciphertext_create) != 1) {
+            throw_config_error("cannot create the ciphertext BIO type");
+        }
         SSL_CTX_set_default_passwd_cb(ctx_, refuse_password);
         int min = options.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
         SSL_CTX_set_min_proto_version(ctx_, min);
@@ -312,6 +372,7 @@ TlsContext::TlsContext(TlsRole role, const TlsOptions& options) : role_(role), o
             SSL_CTX_set_session_id_context(ctx_, id, sizeof id - 1);
         }
     } catch (...) {
+        BIO_meth_free(ciphertext_method_);
         SSL_CTX_free(ctx_);
         throw;
     }
@@ -319,6 +380,7 @@ TlsContext::TlsContext(TlsRole role, const TlsOptions& options) : role_(role), o
 
 TlsContext::~TlsContext() {
     SSL_CTX_free(ctx_);
+    BIO_meth_free(ciphertext_method_);
 }
 
 std::shared_ptr<TlsContext> TlsContext::client(const TlsOptions& options) {
@@ -338,16 +400,13 @@ TlsStream::TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<const TlsCon
       read_buffer_(new char[read_chunk]) {
     ERR_clear_error();
     std::unique_ptr<SSL, SslDeleter> ssl(SSL_new(context_->native_handle()));
-    BIO* rbio = BIO_new(BIO_s_mem());
-    BIO* wbio = BIO_new(BIO_s_mem());
-    if (!ssl || rbio == nullptr || wbio == nullptr) {
-        BIO_free(rbio);
-        BIO_free(wbio);
+    BIO* bio = BIO_new(context_->ciphertext_method());
+    if (!ssl || bio == nullptr) {
+        BIO_free(bio);
         throw_config_error("cannot create a TLS connection");
     }
-    // An empty input BIO means "wait for more", not end of stream.
-    BIO_set_mem_eof_return(rbio, -1);
-    SSL_set_bio(ssl.get(), rbio, wbio); // the SSL owns both from here
+    BIO_set_data(bio, &ciphertext_);
+    SSL_set_bio(ssl.get(), bio, bio); // the SSL owns it from here (one reference for both)
     int mode = SSL_get_verify_mode(ssl.get());
     if (mode != SSL_VERIFY_NONE) {
         SSL_set_app_data(ssl.get(), &verify_detail_);
@@ -463,11 +522,8 @@ bool TlsStream::fill_from_inner() {
 
 void TlsStream::buffer_received(std::size_t n) {
     std::lock_guard<std::mutex> lock(tls_mutex_);
-    // A memory BIO grows as needed: the write takes everything or fails for lack of memory.
-    if (BIO_write(SSL_get_rbio(ssl_), read_buffer_.get(), static_cast<int>(n)) !=
-        static_cast<int>(n)) {
-        throw TlsError("TLS: out of memory buffering received data");
-    }
+    ciphertext_.in = read_buffer_.get();
+    ciphertext_.in_left = n;
 }
 
 TlsStream::Decrypted TlsStream::decrypt(char* buf, std::size_t n, std::size_t& got, bool peek) {
@@ -600,12 +656,12 @@ Readiness TlsStream::wait(bool read, bool write, int wake_fd, Deadline deadline)
 // TlsStream: the writer's side
 
 void TlsStream::take_output_locked(std::string& out) {
-    BIO* wbio = SSL_get_wbio(ssl_);
-    char* data = nullptr;
-    long length = BIO_get_mem_data(wbio, &data);
-    if (length > 0) {
-        out.append(data, static_cast<std::size_t>(length));
-        (void)BIO_reset(wbio);
+    if (ciphertext_.out.empty()) return;
+    if (out.empty()) {
+        out.swap(ciphertext_.out); // the usual case: no copy, and both keep their capacity
+    } else {
+        out += ciphertext_.out;
+        ciphertext_.out.clear();
     }
 }
 
@@ -721,7 +777,7 @@ bool TlsStream::has_backlog() const {
         std::lock_guard<std::mutex> lock(tls_mutex_);
         // BIO first: a writer moves its output to backlog_ and sets backlog_pending_ under
         // this lock, so one of the two shows it.
-        if (BIO_ctrl_pending(SSL_get_wbio(ssl_)) > 0) return true;
+        if (!ciphertext_.out.empty()) return true;
         if (backlog_pending_.load(std::memory_order_acquire)) return true;
     }
     return inner_->has_backlog();
