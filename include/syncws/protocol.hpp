@@ -117,6 +117,13 @@ public:
     /// Sends a continuation frame of the fragmented message in progress.
     /// Throws `InvalidState` unless OPEN and a fragmented message is in progress.
     void send_continuation(BytesView data, bool fin);
+    /// Queues only the header of a whole (FIN) text or binary frame of `length` bytes whose
+    /// payload the caller writes itself, so that a large payload goes out without a copy
+    /// into the output: take the output, write it, then exactly `length` payload bytes,
+    /// before any output queued later. Only where the payload goes out unchanged: a server
+    /// (no mask) with no extension negotiated; elsewhere it queues nothing and returns false
+    /// (send_text/send_binary then). Throws like `send_text`.
+    bool send_unbuffered_header(Opcode opcode, std::uint64_t length);
 
     /// Starts the closing handshake (RFC 6455 §7.1.2). Without arguments sends a close
     /// frame with no status (1005 on the other side).
@@ -208,6 +215,7 @@ private:
     void fail_on_peer(std::uint16_t code, const std::string& why);
     void send_frame(Opcode opcode, bool fin, std::uint8_t rsv, std::string_view payload);
     void send_data(Opcode opcode, BytesView data, bool fin, bool compress);
+    void start_data_frame(Opcode opcode, bool fin, bool& compress);
     void send_close_frame(Close close);
     void send_control(Opcode opcode, BytesView data);
 

@@ -635,7 +635,7 @@ void Protocol::send_frame(Opcode opcode, bool fin, std::uint8_t rsv, std::string
     detail::serialize_frame(s.out, opcode, fin, rsv, payload, s.next_mask());
 }
 
-void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress) {
+void Protocol::start_data_frame(Opcode opcode, bool fin, bool& compress) {
     Impl& s = *impl_;
     if (s.state != State::open)
         throw InvalidState("cannot send a message: the connection is not open");
@@ -649,6 +649,11 @@ void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress)
         s.sending_compressed = compress;
     }
     s.sending_message = !fin;
+}
+
+void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress) {
+    Impl& s = *impl_;
+    start_data_frame(opcode, fin, compress);
     if (s.extensions.empty()) {
         send_frame(opcode, fin, 0, data.as_string_view());
         return;
@@ -659,6 +664,17 @@ void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress)
     const std::uint8_t rsv = static_cast<std::uint8_t>(
         (frame.rsv1 ? 0x4 : 0) | (frame.rsv2 ? 0x2 : 0) | (frame.rsv3 ? 0x1 : 0));
     send_frame(frame.opcode, frame.fin, rsv, frame.payload);
+}
+
+bool Protocol::send_unbuffered_header(Opcode opcode, std::uint64_t length) {
+    Impl& s = *impl_;
+    if (opcode != Opcode::text && opcode != Opcode::binary)
+        throw std::invalid_argument("send_unbuffered_header: a text or binary frame only");
+    if (s.side != Side::server || !s.extensions.empty()) return false;
+    bool compress = false;
+    start_data_frame(opcode, true, compress);
+    detail::serialize_frame_header(s.out, opcode, true, 0, length, std::nullopt);
+    return true;
 }
 
 void Protocol::send_text(std::string_view data, bool fin, bool compress) {

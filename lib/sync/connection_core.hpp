@@ -208,7 +208,7 @@ private:
     void write_for_deaf_loop_locked(std::unique_lock<std::mutex>& lock, bool may_block);
     // Bytes queued and not yet handed to the stream.
     std::size_t unwritten_locked() const {
-        return engine_->output_size() + (outbox_.size() - outbox_sent_);
+        return engine_->output_size() + (outbox_.size() - outbox_sent_) + borrowed_left_;
     }
     bool output_waiting_locked() const { return unwritten_locked() > 0 || stream_->has_backlog(); }
     // Tells the I/O thread, if it sits in poll(), that it must look again: output to write,
@@ -266,6 +266,11 @@ private:
     // holder of the write token changes it, and it reads it unlocked while it writes.
     Bytes outbox_;
     std::size_t outbox_sent_ = 0;
+    // A large payload written from the sender's own buffer right after outbox_ (see
+    // send_data): [borrowed_, borrowed_ + borrowed_left_). The same rules as outbox_; the
+    // sender waits until it is written (or the connection is over) and no one writes.
+    const char* borrowed_ = nullptr;
+    std::size_t borrowed_left_ = 0;
     bool write_blocked_ = false; // the socket took nothing: the I/O thread waits for writable
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;

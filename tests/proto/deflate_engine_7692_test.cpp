@@ -102,6 +102,15 @@ TEST(DeflateEngine_7692, PerMessageSwitchSendsUncompressed) {
     EXPECT_EQ(output(*p.server), std::string("\x81\x05Hello", 7)) << "RSV1 clear, raw payload";
 }
 
+TEST(DeflateEngine_7692, NoUnbufferedFramesOnceAnExtensionIsNegotiated) {
+    // The extension may transform any payload: only the engine can write it.
+    auto p = negotiated_pair();
+    EXPECT_FALSE(p.server->send_unbuffered_header(Opcode::binary, 1 << 20));
+    EXPECT_EQ(output(*p.server), "");
+    p.server->send_text("Hello", true, /*compress=*/false);
+    EXPECT_EQ(output(*p.server), std::string("\x81\x05Hello", 7)) << "nothing half-started";
+}
+
 TEST(DeflateEngine_7692, MaxSizeAppliesToTheDecodedMessage) {
     // A 2 MiB message of one letter compresses to a few KiB: the client (max_size 1 MiB)
     // must fail with 1009 while inflating, not accept it for its small wire size.

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,41 @@ TEST_P(Framing_5_2, SendsEachLengthEncodingWithMinimalBytes) {
             << "output differs (first bytes " << ::testing::PrintToString(out.substr(0, 16)) << ")";
         EXPECT_EQ(p->state(), State::open);
     }
+}
+
+TEST_P(Framing_5_2, AnUnbufferedHeaderIsTheHeaderSendBinaryWrites) {
+    // send_unbuffered_header queues only the header; the caller writes the payload after it.
+    for (const auto& c : length_cases()) {
+        SCOPED_TRACE("length " + std::to_string(c.length));
+        auto p = engine();
+        const bool queued = p->send_unbuffered_header(Opcode::binary, c.length);
+        if (side() == Side::client) {
+            EXPECT_FALSE(queued) << "a client's payload is masked: it cannot go as it is";
+            EXPECT_EQ(output(*p), "");
+        } else {
+            EXPECT_TRUE(queued);
+            EXPECT_EQ(output(*p), c.header);
+        }
+        // Whole messages: the next one starts at once.
+        p->send_text("next");
+        EXPECT_EQ(output(*p), header_from(side(), bytes({0x81, 0x04})) +
+                                  (side() == Side::client ? xor_with("next", test_mask) : "next"));
+    }
+}
+
+TEST_P(Framing_5_2, AnUnbufferedHeaderFollowsTheRulesOfSendText) {
+    auto p = engine();
+    EXPECT_THROW(p->send_unbuffered_header(Opcode::continuation, 5), std::invalid_argument);
+    EXPECT_THROW(p->send_unbuffered_header(Opcode::ping, 5), std::invalid_argument);
+    if (side() == Side::client) return; // it never queues one (above)
+    ASSERT_TRUE(p->send_unbuffered_header(Opcode::text, 5));
+    EXPECT_EQ(output(*p), bytes({0x81, 0x05}));
+    p->send_binary(BytesView(std::string("ab")), /*fin=*/false);
+    EXPECT_THROW(p->send_unbuffered_header(Opcode::binary, 5), InvalidState)
+        << "inside a fragmented message";
+    p->send_continuation(BytesView(std::string("c")), true);
+    p->send_close();
+    EXPECT_THROW(p->send_unbuffered_header(Opcode::binary, 5), InvalidState) << "after close";
 }
 
 TEST_P(Framing_5_2, ReceivesEachLengthEncoding) {

@@ -9,8 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstring>
+#include <future>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +90,162 @@ TEST_F(BackpressureTest, SendBlocksOnAPeerThatDoesNotReadWithBoundedMemory) {
     auto last = pair.peer->read_message();
     ASSERT_TRUE(last);
     EXPECT_EQ(last->data, "and the connection still works");
+}
+
+// ----- a server's sends over the high mark, written from the sender's own buffer ----------
+
+constexpr std::size_t large_size = 512 * 1024;
+
+/// A 512 KiB message that starts with its index.
+std::string large_numbered(int index) {
+    std::string out = pattern(large_size, static_cast<unsigned>(index));
+    const std::string label = std::to_string(index) + ";";
+    std::memcpy(out.data(), label.data(), label.size());
+    return out;
+}
+
+/// Each message at least write_high: none of them is copied into the write queue.
+ServerOptions large_sends() {
+    ServerOptions options = local_options();
+    options.compression = false;
+    options.connection.write_high = 256 * 1024;
+    options.connection.write_low = 64 * 1024;
+    return options;
+}
+
+TEST_F(BackpressureTest, AServerSendingLargeMessagesToASlowPeerDeliversThemAllInOrder) {
+    constexpr int total = 24; // 12 MiB: more than the kernel buffers hold
+    std::promise<void> all_sent;
+    auto sent = all_sent.get_future();
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            for (int i = 0; i < total; ++i)
+                connection.send_binary(BytesView(large_numbered(i))); // a temporary each
+            all_sent.set_value();
+            connection.send_text("after them");
+            for (auto& message : connection)
+                static_cast<void>(message);
+        },
+        large_sends());
+    auto peer = RawPeer::connect(server->port());
+    peer->set_socket_buffers(64 * 1024);
+    ASSERT_TRUE(still_blocked(sent, 300ms)) << "12 MiB sent to a peer that does not read";
+    // Their pongs are queued while a message is half written: they must wait for its end.
+    for (int i = 0; i < 8; ++i)
+        peer->send_ping("ping " + std::to_string(i));
+
+    for (int i = 0; i < total; ++i) {
+        auto m = peer->read_message();
+        ASSERT_TRUE(m) << "the connection ended after " << i << " messages";
+        ASSERT_EQ(m->data.size(), large_size);
+        ASSERT_TRUE(m->data == large_numbered(i)) << "message " << i << " is wrong";
+    }
+    ASSERT_TRUE(finishes(sent));
+    auto last = peer->read_message();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->data, "after them");
+    peer->send_close(1000);
+    EXPECT_TRUE(peer->read_to_eof());
+}
+
+TEST_F(BackpressureTest, CloseCutsShortALargeSendToAPeerThatDoesNotRead) {
+    // The sender blocks inside send() while the socket still reads from its buffer: close()
+    // must end that send with an error, and nothing may touch the buffer once it returns
+    // (AddressSanitizer sees to that: each buffer is freed as its send returns).
+    ServerOptions options = large_sends();
+    options.connection.close_timeout = 200ms;
+    std::promise<std::string> outcome;
+    auto result = outcome.get_future();
+    std::atomic<bool> first{true};
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            if (!first.exchange(false)) {
+                connection.send_text("next");
+                for (auto& message : connection)
+                    static_cast<void>(message);
+                return;
+            }
+            auto sender = run_async([&] {
+                for (int i = 0; i < 1000; ++i)
+                    connection.send_binary(BytesView(large_numbered(i)));
+            });
+            if (!still_blocked(sender, 300ms)) {
+                outcome.set_value("the sends never blocked");
+                return;
+            }
+            connection.close();
+            if (!finishes(sender)) {
+                outcome.set_value("the send still blocks after close()");
+                return;
+            }
+            try {
+                sender.get();
+                outcome.set_value("the send returned normally");
+            } catch (const ConnectionClosed&) {
+                outcome.set_value("ConnectionClosed");
+            }
+        },
+        options);
+    auto peer = RawPeer::connect(server->port());
+    peer->set_socket_buffers(64 * 1024);
+    ASSERT_TRUE(finishes(result));
+    EXPECT_EQ(result.get(), "ConnectionClosed");
+
+    // The server goes on serving.
+    auto next = RawPeer::connect(server->port());
+    auto m = next->read_message();
+    ASSERT_TRUE(m) << "a new connection gets no message";
+    EXPECT_EQ(m->data, "next");
+}
+
+/// Messages of sender `t`, number `i`: every other one 40 KiB (over the high mark of
+/// `large_sends`), the others small; each names its sender and number.
+std::string mixed(int t, int i) {
+    const std::size_t size = i % 2 == 0 ? 40 * 1024 : static_cast<std::size_t>(i % 50);
+    return std::to_string(t) + ":" + std::to_string(i) + ":" +
+           pattern(size, static_cast<unsigned>(t * 1000 + i));
+}
+
+/// Four threads of a server's handler send `mixed` messages at once; the client checks each
+/// message and each sender's order.
+void expect_mixed_sends_arrive_intact(ServerOptions server_options, const std::string& uri,
+                                      ClientOptions client_options) {
+    constexpr int senders = 4;
+    constexpr int per_sender = 60;
+    server_options.connection.write_high = 32 * 1024;
+    server_options.connection.write_low = 8 * 1024;
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            std::vector<std::future<void>> threads;
+            for (int t = 0; t < senders; ++t) {
+                threads.push_back(run_async([&connection, t] {
+                    for (int i = 0; i < per_sender; ++i)
+                        connection.send_binary(BytesView(mixed(t, i)));
+                }));
+            }
+            for (auto& thread : threads)
+                thread.get();
+            for (auto& message : connection)
+                static_cast<void>(message);
+        },
+        server_options);
+    client_options.compression = false;
+    auto client = connect(uri + std::to_string(server->port()) + "/", client_options);
+    std::array<int, senders> next{};
+    for (int n = 0; n < senders * per_sender; ++n) {
+        const Message m = client.recv();
+        const int t = std::stoi(m.data.substr(0, m.data.find(':')));
+        ASSERT_TRUE(t >= 0 && t < senders) << "message " << n << " is torn";
+        const int i = next[static_cast<std::size_t>(t)]++;
+        ASSERT_TRUE(m.data == mixed(t, i)) << "sender " << t << ", message " << i << " is wrong";
+    }
+    client.close();
+}
+
+TEST_F(BackpressureTest, LargeAndSmallSendsFromManyThreadsNeverInterleave) {
+    ServerOptions options = local_options();
+    options.compression = false;
+    expect_mixed_sends_arrive_intact(options, "ws://127.0.0.1:", {});
 }
 
 TEST_F(BackpressureTest, TrySendRefusesInsteadOfBlocking) {
@@ -223,6 +381,12 @@ TEST_F(BackpressureTest, OverTlsASenderBlocksThenEverythingArrivesInOrder) {
     EXPECT_EQ(client.recv().data, "got them");
     EXPECT_EQ(received.load(), total);
     EXPECT_EQ(first_wrong.load(), -1) << "message " << first_wrong.load() << " is wrong";
+}
+
+TEST_F(BackpressureTest, OverTlsLargeAndSmallSendsFromManyThreadsNeverInterleave) {
+    ServerOptions options = tls_server_options();
+    options.compression = false;
+    expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client());
 }
 #endif
 
