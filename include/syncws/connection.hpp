@@ -50,9 +50,10 @@ struct ConnectionOptions {
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
     /// wait to be written, until they drop to `write_low`. (Over TLS, up to 64 KiB of
     /// encrypted records the socket did not take yet wait beyond them.) A server's message
-    /// of `write_high` bytes or more, sent uncompressed with nothing else waiting, is
-    /// written straight from the caller's buffer instead of copied: its `send` returns once
-    /// the socket has taken all of it.
+    /// of `write_high` bytes or more, on a connection with no extension (compression)
+    /// negotiated and with nothing else waiting, is written straight from the caller's
+    /// buffer instead of copied: its `send` returns once the socket has taken all of it (or
+    /// copies the rest when the receive queue is full, so that the caller can drain it).
     std::size_t write_high = 1024 * 1024;
     std::size_t write_low = 256 * 1024;
     /// Stack size of the connection's I/O thread (it needs little).

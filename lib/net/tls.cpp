@@ -324,8 +324,9 @@ TlsContext::TlsContext(TlsRole role, const TlsOptions& options) : role_(role), o
     ctx_ = SSL_CTX_new(role == TlsRole::client ? TLS_client_method() : TLS_server_method());
     if (ctx_ == nullptr) throw_config_error("cannot create an OpenSSL context");
     try {
-        ciphertext_method_ = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                                          "syncws ciphertext");
+        // No BIO_get_new_index(): its numbers are process-wide and few (127), and a client
+        // makes a context per connect.
+        ciphertext_method_ = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "syncws ciphertext");
         if (ciphertext_method_ == nullptr ||
             BIO_meth_set_write(ciphertext_method_, ciphertext_write) != 1 ||
             BIO_meth_set_read(ciphertext_method_, ciphertext_read) != 1 ||

@@ -68,9 +68,9 @@ struct TlsCiphertext {
 /// A TLS connection over an inner `Stream` (usually a `SocketStream`).
 ///
 /// OpenSSL never touches the socket: it reads and writes ciphertext through a BIO of ours
-/// that reads straight from the buffer the socket read filled and appends what it writes to
-/// a string the writer swaps out (`TlsCiphertext`; OpenSSL's memory BIOs cost two more copies
-/// and a memset of every record, 6 % of a `wss://` bulk echo's CPU). OpenSSL forbids SSL_read and SSL_write on one SSL from two threads at once
+/// that reads straight from the buffer the socket read filled and appends what it writes
+/// to a string the writer swaps out (`TlsCiphertext`; OpenSSL's memory BIOs cost two more
+/// copies and a memset of every record, 6 % of a `wss://` bulk echo's CPU). OpenSSL forbids SSL_read and SSL_write on one SSL from two threads at once
 /// (openssl/openssl#20446), so every call on the SSL object happens under `tls_mutex_`, held
 /// only for the CPU work, never across I/O on the inner stream:
 ///

@@ -360,6 +360,8 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
         // peer) and let the assembler ring when there is room again.
         const bool want_read = !eof_received_ && assembler_.may_read();
+        reading_paused_ = !want_read && !eof_received_;
+        if (reading_paused_ && borrowed_left_ > 0) state_cv_.notify_all();
         // Output still queued (write_locked takes the engine's once per call) means: write
         // again as soon as poll() has let reads in. Not while another thread holds the
         // write token: it writes everything before it lets go.
@@ -814,20 +816,7 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
     // sends it unchanged (a server, no extension).
     if (data.size() >= options_.write_high && data.size() > 0 && !writing_ &&
         unwritten_locked() == 0 && engine_->send_unbuffered_header(opcode, data.size())) {
-        outbox_sent_ = 0;
-        engine_->take_output(outbox_); // the header
-        borrowed_ = data.data();
-        borrowed_left_ = data.size();
-        output_queued_locked(lock);
-        wait_locked(
-            lock, [&] { return (borrowed_left_ == 0 || aborted_ || done_) && !writing_; },
-            Clock::time_point::max());
-        const bool written = borrowed_left_ == 0;
-        borrowed_ = nullptr;
-        borrowed_left_ = 0;
-        // Cut short, the frame broke the stream: the connection is over, and this message
-        // did not go.
-        if (!written) throw_closed(lock);
+        send_borrowed_locked(lock, send_lock, data);
         return;
     }
     if (opcode == Opcode::text)
@@ -835,6 +824,48 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
     else
         engine_->send_binary(data, true, compress);
     output_queued_locked(lock);
+}
+
+void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
+                                          std::unique_lock<TimedMutex>& send_lock,
+                                          BytesView data) {
+    outbox_sent_ = 0;
+    engine_->take_output(outbox_); // the header
+    borrowed_ = data.data();
+    borrowed_left_ = data.size();
+    // Perhaps stale: the loop says again when it looks (the output below wakes it).
+    reading_paused_ = false;
+    // Until it is written, or the loop stopped reading: then the caller may be the one who
+    // must drain the receive queue before the peer reads again (a handler that sends, then
+    // receives, from a peer that sends all its requests before it reads).
+    const auto written_or_stuck = [&] {
+        return (borrowed_left_ == 0 || aborted_ || done_ || reading_paused_) && !writing_;
+    };
+    try {
+        output_queued_locked(lock);
+        wait_locked(lock, written_or_stuck, Clock::time_point::max());
+    } catch (...) {
+        // Half a frame cannot be taken back: the connection ends, and once no writer holds
+        // the caller's buffer, it is the caller's again.
+        if (!lock.owns_lock()) lock.lock();
+        fail_io_locked(std::current_exception());
+        state_cv_.wait(lock, [&] { return !writing_; });
+        borrowed_ = nullptr;
+        borrowed_left_ = 0;
+        throw;
+    }
+    const bool cut_short = borrowed_left_ > 0 && (aborted_ || done_);
+    if (borrowed_left_ > 0 && !cut_short) {
+        // Stuck: the rest waits in the output after what was written, like any message.
+        outbox_.append(borrowed_, borrowed_left_);
+    }
+    borrowed_ = nullptr;
+    borrowed_left_ = 0;
+    if (cut_short) {
+        // The frame broke off: the connection is over, and this message did not go.
+        send_lock.unlock(); // as above: close() may want it
+        throw_closed(lock);
+    }
 }
 
 void ConnectionCore::send_fragments(bool binary,

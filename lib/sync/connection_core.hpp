@@ -230,6 +230,12 @@ private:
     // `new_message`: the caller hasn't sent a fragment yet, so it gives up once close()
     // began; a message in progress goes on to its end.
     void wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message);
+    // After the engine queued the header of `data` (send_unbuffered_header): has the
+    // writer write `data` from the caller's buffer, and returns once it is written, or
+    // copies what is left into the output when the loop stops reading. Throws
+    // ConnectionClosed if the connection ends first.
+    void send_borrowed_locked(std::unique_lock<std::mutex>& lock,
+                              std::unique_lock<TimedMutex>& send_lock, BytesView data);
     [[noreturn]] void throw_closed(std::unique_lock<std::mutex>& lock);
     std::exception_ptr closed_error_locked();
     // Both closing frames went, with codes of a normal closure (ConnectionClosedOK).
@@ -271,6 +277,10 @@ private:
     // sender waits until it is written (or the connection is over) and no one writes.
     const char* borrowed_ = nullptr;
     std::size_t borrowed_left_ = 0;
+    // The loop stopped reading because the receive queue is full (flow control): a sender
+    // waiting for its borrowed payload to go must not wait for a peer that may itself be
+    // blocked writing to us.
+    bool reading_paused_ = false;
     bool write_blocked_ = false; // the socket took nothing: the I/O thread waits for writable
     std::optional<Clock::time_point> close_deadline_;
     std::optional<Clock::time_point> next_ping_;

@@ -24,11 +24,12 @@ constexpr std::size_t read_size = 64 * 1024;
 } // namespace
 
 std::unique_ptr<RawPeer> RawPeer::connect(std::uint16_t port, std::string_view resource,
-                                          ClientHandshakeOptions handshake) {
+                                          ClientHandshakeOptions handshake,
+                                          ProtocolOptions options) {
     const auto deadline = Clock::now() + generous;
     auto stream = net::connect_tcp("127.0.0.1", port, deadline);
     Uri uri = parse_uri("ws://127.0.0.1:" + std::to_string(port) + std::string(resource));
-    auto engine = std::make_unique<ClientProtocol>(uri, std::move(handshake));
+    auto engine = std::make_unique<ClientProtocol>(uri, std::move(handshake), std::move(options));
     const Request request = engine->connect();
     engine->send_request(request);
     auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake");

@@ -38,7 +38,8 @@ public:
     /// Connects to 127.0.0.1:`port` over TCP and performs a client handshake for `resource`.
     /// Throws like `syncws::connect` (handshake failures as the engine's error).
     static std::unique_ptr<RawPeer> connect(std::uint16_t port, std::string_view resource = "/",
-                                            ClientHandshakeOptions handshake = {});
+                                            ClientHandshakeOptions handshake = {},
+                                            ProtocolOptions options = {});
 
     /// Accepts one connection on `listener` and performs a server handshake: 101 unless the
     /// request is invalid. The request is kept (see `request`).

@@ -149,9 +149,9 @@ TEST_F(BackpressureTest, AServerSendingLargeMessagesToASlowPeerDeliversThemAllIn
 }
 
 TEST_F(BackpressureTest, CloseCutsShortALargeSendToAPeerThatDoesNotRead) {
-    // The sender blocks inside send() while the socket still reads from its buffer: close()
-    // must end that send with an error, and nothing may touch the buffer once it returns
-    // (AddressSanitizer sees to that: each buffer is freed as its send returns).
+    // The sender blocks inside send() while the writer still reads from its buffer: close()
+    // ends that send with ConnectionClosed at its deadline (each buffer is freed as its send
+    // returns).
     ServerOptions options = large_sends();
     options.connection.close_timeout = 200ms;
     std::promise<std::string> outcome;
@@ -198,6 +198,47 @@ TEST_F(BackpressureTest, CloseCutsShortALargeSendToAPeerThatDoesNotRead) {
     EXPECT_EQ(m->data, "next");
 }
 
+TEST_F(BackpressureTest, AHandlerThatSendsALargeMessageThenReceivesServesAPeerThatPipelines) {
+    // The peer sends all its requests before it reads anything. The handler's send cannot
+    // wait for the peer to read its message: the peer is blocked writing, the server's
+    // receive queue is full, and only the handler's recv() drains it.
+    constexpr std::size_t snapshot_size = 8 * 1024 * 1024; // more than the kernel buffers
+    constexpr int requests = 160;                          // 10 MiB: so is this
+    ServerOptions options = local_options();
+    options.compression = false;
+    options.connection.max_queue = 2;
+    const std::string snapshot = pattern(snapshot_size, 5);
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            connection.send_binary(BytesView(snapshot));
+            int received = 0;
+            for (int i = 0; i < requests; ++i)
+                received += connection.recv().data == numbered(i) ? 1 : 0;
+            connection.send_text("got " + std::to_string(received));
+            for (auto& message : connection)
+                static_cast<void>(message);
+        },
+        options);
+    ProtocolOptions peer_options;
+    peer_options.max_size = snapshot_size;
+    auto peer = RawPeer::connect(server->port(), "/", {}, peer_options);
+    peer->set_socket_buffers(64 * 1024);
+    auto sender = run_async([&] {
+        for (int i = 0; i < requests; ++i)
+            peer->send_binary(numbered(i));
+    });
+    ASSERT_TRUE(finishes(sender)) << "the peer and the handler wait for each other";
+    sender.get();
+    auto m = peer->read_message();
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(m->data == snapshot) << "the snapshot came back altered";
+    m = peer->read_message();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->data, "got " + std::to_string(requests));
+    peer->send_close(1000);
+    EXPECT_TRUE(peer->read_to_eof());
+}
+
 /// Messages of sender `t`, number `i`: every other one 40 KiB (over the high mark of
 /// `large_sends`), the others small; each names its sender and number.
 std::string mixed(int t, int i) {
@@ -207,9 +248,11 @@ std::string mixed(int t, int i) {
 }
 
 /// Four threads of a server's handler send `mixed` messages at once; the client checks each
-/// message and each sender's order.
+/// message and each sender's order. The handler's own thread waits for them, so that the
+/// connection gets an I/O thread, or sits in recv() (a server connection's loop there does
+/// not hear other threads: they write for themselves).
 void expect_mixed_sends_arrive_intact(ServerOptions server_options, const std::string& uri,
-                                      ClientOptions client_options) {
+                                      ClientOptions client_options, bool handler_receives) {
     constexpr int senders = 4;
     constexpr int per_sender = 60;
     server_options.connection.write_high = 32 * 1024;
@@ -223,10 +266,14 @@ void expect_mixed_sends_arrive_intact(ServerOptions server_options, const std::s
                         connection.send_binary(BytesView(mixed(t, i)));
                 }));
             }
-            for (auto& thread : threads)
-                thread.get();
-            for (auto& message : connection)
+            if (!handler_receives) {
+                for (auto& thread : threads)
+                    thread.get();
+            }
+            for (auto& message : connection) // until the client closes
                 static_cast<void>(message);
+            for (auto& thread : threads)
+                if (thread.valid()) thread.get();
         },
         server_options);
     client_options.compression = false;
@@ -245,7 +292,8 @@ void expect_mixed_sends_arrive_intact(ServerOptions server_options, const std::s
 TEST_F(BackpressureTest, LargeAndSmallSendsFromManyThreadsNeverInterleave) {
     ServerOptions options = local_options();
     options.compression = false;
-    expect_mixed_sends_arrive_intact(options, "ws://127.0.0.1:", {});
+    expect_mixed_sends_arrive_intact(options, "ws://127.0.0.1:", {}, false);
+    expect_mixed_sends_arrive_intact(options, "ws://127.0.0.1:", {}, true);
 }
 
 TEST_F(BackpressureTest, TrySendRefusesInsteadOfBlocking) {
@@ -386,7 +434,8 @@ TEST_F(BackpressureTest, OverTlsASenderBlocksThenEverythingArrivesInOrder) {
 TEST_F(BackpressureTest, OverTlsLargeAndSmallSendsFromManyThreadsNeverInterleave) {
     ServerOptions options = tls_server_options();
     options.compression = false;
-    expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client());
+    expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client(), false);
+    expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client(), true);
 }
 #endif
 
