@@ -12,9 +12,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
-#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -266,8 +266,6 @@ int record_verify_failure(int preverify_ok, X509_STORE_CTX* store) {
     return 0;
 }
 
-} // namespace
-
 // The ciphertext BIO: reads what the socket read brought, in place; appends what OpenSSL
 // writes to a string. Its data is the stream's TlsCiphertext.
 int ciphertext_write(BIO* bio, const char* data, int n) {
@@ -315,6 +313,8 @@ int ciphertext_create(BIO* bio) {
     BIO_set_init(bio, 1);
     return 1;
 }
+
+} // namespace
 
 // ---------------------------------------------------------------------------------------------
 // TlsContext

@@ -857,7 +857,14 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
     const bool cut_short = borrowed_left_ > 0 && (aborted_ || done_);
     if (borrowed_left_ > 0 && !cut_short) {
         // Stuck: the rest waits in the output after what was written, like any message.
-        outbox_.append(borrowed_, borrowed_left_);
+        try {
+            outbox_.append(borrowed_, borrowed_left_);
+        } catch (...) {
+            borrowed_ = nullptr;
+            borrowed_left_ = 0;
+            fail_io_locked(std::current_exception()); // half a frame is out
+            throw;
+        }
     }
     borrowed_ = nullptr;
     borrowed_left_ = 0;
