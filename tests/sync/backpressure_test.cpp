@@ -104,7 +104,8 @@ std::string large_numbered(int index) {
     return out;
 }
 
-/// Each message at least write_high: none of them is copied into the write queue.
+/// 512 KiB messages are over write_high: each goes from the sender's buffer, not copied
+/// into the write queue (unless the receive queue fills, which these tests avoid).
 ServerOptions large_sends() {
     ServerOptions options = local_options();
     options.compression = false;
@@ -239,8 +240,9 @@ TEST_F(BackpressureTest, AHandlerThatSendsALargeMessageThenReceivesServesAPeerTh
     EXPECT_TRUE(peer->read_to_eof());
 }
 
-/// Messages of sender `t`, number `i`: every other one 40 KiB (over the high mark of
-/// `large_sends`), the others small; each names its sender and number.
+/// Messages of sender `t`, number `i`: every other one 40 KiB (over the high mark that
+/// `expect_mixed_sends_arrive_intact` sets), the others small; each names its sender and
+/// number.
 std::string mixed(int t, int i) {
     const std::size_t size = i % 2 == 0 ? 40 * 1024 : static_cast<std::size_t>(i % 50);
     return std::to_string(t) + ":" + std::to_string(i) + ":" +
