@@ -122,7 +122,8 @@ public:
     /// into the output: take the output, write it, then exactly `length` payload bytes,
     /// before any output queued later. Only where the payload goes out unchanged: a server
     /// (no mask) with no extension negotiated; elsewhere it queues nothing and returns false
-    /// (send_text/send_binary then). Throws like `send_text`.
+    /// (send_text/send_binary then). Throws like `send_text`, and `std::invalid_argument`
+    /// for an opcode other than text or binary.
     bool send_unbuffered_header(Opcode opcode, std::uint64_t length);
 
     /// Starts the closing handshake (RFC 6455 §7.1.2). Without arguments sends a close

@@ -274,7 +274,8 @@ private:
     std::size_t outbox_sent_ = 0;
     // A large payload written from the sender's own buffer right after outbox_ (see
     // send_data): [borrowed_, borrowed_ + borrowed_left_). The same rules as outbox_; the
-    // sender waits until it is written (or the connection is over) and no one writes.
+    // sender waits until no one writes and it is written, the connection is over, or the
+    // loop stopped reading (then the rest is copied into outbox_).
     const char* borrowed_ = nullptr;
     std::size_t borrowed_left_ = 0;
     // The loop stopped reading because the receive queue is full (flow control): a sender
