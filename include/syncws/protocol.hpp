@@ -14,6 +14,7 @@
 #include <syncws/http.hpp>
 #include <syncws/uri.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -117,14 +118,20 @@ public:
     /// Sends a continuation frame of the fragmented message in progress.
     /// Throws `InvalidState` unless OPEN and a fragmented message is in progress.
     void send_continuation(BytesView data, bool fin);
+    /// What `send_unbuffered_header` queued the header of. A client's payload goes out
+    /// masked (RFC 6455 §5.3): byte i XORed with `mask_key[i % 4]`.
+    struct UnbufferedFrame {
+        bool masked = false;
+        std::array<std::uint8_t, 4> mask_key{};
+    };
     /// Queues only the header of a whole (FIN) text or binary frame of `length` bytes whose
     /// payload the caller writes itself, so that a large payload goes out without a copy
-    /// into the output: take the output, write it, then exactly `length` payload bytes,
-    /// before any output queued later. Only where the payload goes out unchanged: a server
-    /// (no mask) with no extension negotiated; elsewhere it queues nothing and returns false
-    /// (send_text/send_binary then). Throws like `send_text`, and `std::invalid_argument`
-    /// for an opcode other than text or binary.
-    bool send_unbuffered_header(Opcode opcode, std::uint64_t length);
+    /// into the output: take the output, write it, then exactly `length` payload bytes
+    /// (masked as the result says), before any output queued later. Only where the payload
+    /// goes out as given but for the mask: with no extension negotiated; otherwise it queues
+    /// nothing and returns nullopt (send_text/send_binary then). Throws like `send_text`,
+    /// and `std::invalid_argument` for an opcode other than text or binary.
+    std::optional<UnbufferedFrame> send_unbuffered_header(Opcode opcode, std::uint64_t length);
 
     /// Starts the closing handshake (RFC 6455 §7.1.2). Without arguments sends a close
     /// frame with no status (1005 on the other side).

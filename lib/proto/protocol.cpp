@@ -666,15 +666,22 @@ void Protocol::send_data(Opcode opcode, BytesView data, bool fin, bool compress)
     send_frame(frame.opcode, frame.fin, rsv, frame.payload);
 }
 
-bool Protocol::send_unbuffered_header(Opcode opcode, std::uint64_t length) {
+std::optional<Protocol::UnbufferedFrame> Protocol::send_unbuffered_header(Opcode opcode,
+                                                                        std::uint64_t length) {
     Impl& s = *impl_;
     if (opcode != Opcode::text && opcode != Opcode::binary)
         throw std::invalid_argument("send_unbuffered_header: a text or binary frame only");
-    if (s.side != Side::server || !s.extensions.empty()) return false;
+    if (!s.extensions.empty()) return std::nullopt;
     bool compress = false;
     start_data_frame(opcode, true, compress);
-    detail::serialize_frame_header(s.out, opcode, true, 0, length, std::nullopt);
-    return true;
+    const auto mask = s.next_mask();
+    detail::serialize_frame_header(s.out, opcode, true, 0, length, mask);
+    UnbufferedFrame frame;
+    if (mask) {
+        frame.masked = true;
+        frame.mask_key = *mask;
+    }
+    return frame;
 }
 
 void Protocol::send_text(std::string_view data, bool fin, bool compress) {

@@ -2,6 +2,7 @@
 
 #include <syncws/errors.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace syncws::detail {
@@ -14,6 +15,11 @@ constexpr std::size_t read_buffer_size = 64 * 1024;
 // echo: the heap trims it each time), not for an idle connection.
 constexpr std::size_t large_buffer = 4 * read_buffer_size;
 constexpr std::chrono::milliseconds large_buffer_keep{1000};
+// A client's large payload is masked into the output this much at a time: in the cache
+// still when the socket (or TLS) reads it, and a multiple of 4, so that every piece starts
+// at key offset 0.
+constexpr std::size_t masked_piece = 256 * 1024;
+static_assert(masked_piece % 4 == 0);
 
 bool is_ok_close_code(std::uint16_t code) {
     return code == 1000 || code == 1001 || code == 1005;
@@ -339,6 +345,12 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
         if (eof_received_ && (aborted_ || !output_waiting_locked())) return LoopEnd::over;
         if (keep_time_locked(lock)) continue;
+        // Flow control: with the receive queue full, stop reading (TCP pushes back on the
+        // peer) and let the assembler ring when there is room again. Before the
+        // owner's condition: a sender waiting for its borrowed payload stops waiting here.
+        const bool want_read = !eof_received_ && assembler_.may_read();
+        reading_paused_ = !want_read && !eof_received_;
+        if (reading_paused_ && borrowed_left_ > 0) state_cv_.notify_all();
         // The owner's turn ends as soon as what it waits for is there, but not before it
         // looked at the socket once: a handler that only sends must still read (pings, the
         // peer's close).
@@ -357,11 +369,6 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
             if (leftover && polled) continue;
         }
 
-        // Flow control: with the receive queue full, stop reading (TCP pushes back on the
-        // peer) and let the assembler ring when there is room again.
-        const bool want_read = !eof_received_ && assembler_.may_read();
-        reading_paused_ = !want_read && !eof_received_;
-        if (reading_paused_ && borrowed_left_ > 0) state_cv_.notify_all();
         // Output still queued (write_locked takes the engine's once per call) means: write
         // again as soon as poll() has let reads in. Not while another thread holds the
         // write token: it writes everything before it lets go.
@@ -673,11 +680,24 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock, Write how)
             engine_->take_output(outbox_); // swaps buffers: no copy
             taken_from_engine = true;
         }
+        // A masked payload goes through outbox_ a piece at a time, small enough to stay in
+        // the cache between masking it and writing it. Sized here, under the lock (others
+        // count outbox_.size()); filled below without it, as only this writer reads it.
+        const char* mask_from = nullptr;
+        if (outbox_sent_ == outbox_.size() && borrowed_left_ > 0 && borrowed_mask_) {
+            const std::size_t piece = std::min(borrowed_left_, masked_piece);
+            outbox_.resize(piece); // within the capacity reserved by send_borrowed_locked
+            outbox_sent_ = 0;
+            mask_from = borrowed_;
+            borrowed_ += piece;
+            borrowed_left_ -= piece;
+        }
         const bool from_outbox = outbox_sent_ < outbox_.size();
         const char* data = from_outbox ? outbox_.data() + outbox_sent_ : borrowed_;
         const std::size_t offered = from_outbox ? outbox_.size() - outbox_sent_ : borrowed_left_;
         if (offered == 0 && !stream_->has_backlog()) break;
         lock.unlock();
+        if (mask_from) detail::copy_masked(outbox_.data(), mask_from, offered, *borrowed_mask_);
         std::size_t taken = 0;
         std::exception_ptr error;
         try {
@@ -812,12 +832,14 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
     // A payload that alone would take the queue over the high mark makes the next send wait
     // for it anyway: rather than copy it into the output (a tenth of a server's CPU in a
     // bulk echo over TLS), this send writes it from the caller's buffer and returns once it
-    // is handed to the socket. Only with nothing queued before it, and where the engine
-    // sends it unchanged (a server, no extension).
+    // is handed to the socket. A client's is masked on its way, a cache-sized piece at a
+    // time. Only with nothing queued before it, and where no extension transforms it.
     if (data.size() >= options_.write_high && data.size() > 0 && !writing_ &&
-        unwritten_locked() == 0 && engine_->send_unbuffered_header(opcode, data.size())) {
-        send_borrowed_locked(lock, send_lock, data);
-        return;
+        unwritten_locked() == 0) {
+        if (const auto frame = engine_->send_unbuffered_header(opcode, data.size())) {
+            send_borrowed_locked(lock, send_lock, data, *frame);
+            return;
+        }
     }
     if (opcode == Opcode::text)
         engine_->send_text(data.as_string_view(), true, compress);
@@ -828,11 +850,13 @@ void ConnectionCore::send_data(Opcode opcode, BytesView data, bool compress) {
 
 void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
                                           std::unique_lock<TimedMutex>& send_lock,
-                                          BytesView data) {
+                                          BytesView data,
+                                          const Protocol::UnbufferedFrame& frame) {
     outbox_sent_ = 0;
     engine_->take_output(outbox_); // the header
     borrowed_ = data.data();
     borrowed_left_ = data.size();
+    if (frame.masked) borrowed_mask_ = frame.mask_key;
     // Perhaps stale: the loop says again when it looks (the output below wakes it).
     reading_paused_ = false;
     // Until it is written, or the loop stopped reading: then the caller may be the one who
@@ -842,6 +866,8 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
         return (borrowed_left_ == 0 || aborted_ || done_ || reading_paused_) && !writing_;
     };
     try {
+        // The writer masks into outbox_ without allocating (it may not throw).
+        if (borrowed_mask_) outbox_.reserve(std::max(outbox_.size(), masked_piece));
         output_queued_locked(lock);
         wait_locked(lock, written_or_stuck, Clock::time_point::max());
     } catch (...) {
@@ -850,29 +876,41 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
         if (!lock.owns_lock()) lock.lock();
         fail_io_locked(std::current_exception());
         state_cv_.wait(lock, [&] { return !writing_; });
-        borrowed_ = nullptr;
-        borrowed_left_ = 0;
+        let_go_of_borrowed_locked();
         throw;
     }
     const bool cut_short = borrowed_left_ > 0 && (aborted_ || done_);
     if (borrowed_left_ > 0 && !cut_short) {
         // Stuck: the rest waits in the output after what was written, like any message.
+        // (A masked payload is taken a whole piece at a time: the rest starts at a key
+        // offset of 0.)
         try {
-            outbox_.append(borrowed_, borrowed_left_);
+            const std::size_t start = outbox_.size();
+            if (borrowed_mask_) {
+                outbox_.resize(start + borrowed_left_);
+                detail::copy_masked(outbox_.data() + start, borrowed_, borrowed_left_,
+                                    *borrowed_mask_);
+            } else {
+                outbox_.append(borrowed_, borrowed_left_);
+            }
         } catch (...) {
-            borrowed_ = nullptr;
-            borrowed_left_ = 0;
+            let_go_of_borrowed_locked();
             fail_io_locked(std::current_exception()); // half a frame is out
             throw;
         }
     }
-    borrowed_ = nullptr;
-    borrowed_left_ = 0;
+    let_go_of_borrowed_locked();
     if (cut_short) {
         // The frame broke off: the connection is over, and this message did not go.
         send_lock.unlock(); // as above: close() may want it
         throw_closed(lock);
     }
+}
+
+void ConnectionCore::let_go_of_borrowed_locked() {
+    borrowed_ = nullptr;
+    borrowed_left_ = 0;
+    borrowed_mask_.reset();
 }
 
 void ConnectionCore::send_fragments(bool binary,

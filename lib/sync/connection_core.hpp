@@ -4,6 +4,7 @@
 #include "assembler.hpp"
 #include "deadline.hpp"
 #include "doorbell.hpp"
+#include "mask.hpp"
 #include "stream.hpp"
 #include "thread.hpp"
 
@@ -235,7 +236,9 @@ private:
     // copies what is left into the output when the loop stops reading. Throws
     // ConnectionClosed if the connection ends first.
     void send_borrowed_locked(std::unique_lock<std::mutex>& lock,
-                              std::unique_lock<TimedMutex>& send_lock, BytesView data);
+                              std::unique_lock<TimedMutex>& send_lock, BytesView data,
+                              const Protocol::UnbufferedFrame& frame);
+    void let_go_of_borrowed_locked();
     [[noreturn]] void throw_closed(std::unique_lock<std::mutex>& lock);
     std::exception_ptr closed_error_locked();
     // Both closing frames went, with codes of a normal closure (ConnectionClosedOK).
@@ -278,6 +281,7 @@ private:
     // loop stopped reading (then the rest is copied into outbox_).
     const char* borrowed_ = nullptr;
     std::size_t borrowed_left_ = 0;
+    std::optional<detail::MaskKey> borrowed_mask_; // a client's: masked into outbox_
     // The loop stopped reading because the receive queue is full (flow control): a sender
     // waiting for its borrowed payload to go must not wait for a peer that may itself be
     // blocked writing to us.

@@ -105,7 +105,7 @@ TEST(DeflateEngine_7692, PerMessageSwitchSendsUncompressed) {
 TEST(DeflateEngine_7692, NoUnbufferedFramesOnceAnExtensionIsNegotiated) {
     // The extension may transform any payload: only the engine can write it.
     auto p = negotiated_pair();
-    EXPECT_FALSE(p.server->send_unbuffered_header(Opcode::binary, 1 << 20));
+    EXPECT_FALSE(p.server->send_unbuffered_header(Opcode::binary, 1 << 20).has_value());
     EXPECT_EQ(output(*p.server), "");
     p.server->send_text("Hello", true, /*compress=*/false);
     EXPECT_EQ(output(*p.server), std::string("\x81\x05Hello", 7)) << "nothing half-started";

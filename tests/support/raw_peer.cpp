@@ -43,11 +43,12 @@ std::unique_ptr<RawPeer> RawPeer::connect(std::uint16_t port, std::string_view r
 }
 
 std::unique_ptr<RawPeer> RawPeer::accept(net::Listener& listener,
-                                         ServerHandshakeOptions handshake) {
+                                         ServerHandshakeOptions handshake,
+                                         ProtocolOptions options) {
     const auto deadline = Clock::now() + generous;
     std::unique_ptr<net::Stream> stream = listener.accept();
     if (!stream) throw InvalidState("raw peer: the listener was closed");
-    auto engine = std::make_unique<ServerProtocol>(std::move(handshake));
+    auto engine = std::make_unique<ServerProtocol>(std::move(handshake), std::move(options));
     auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake");
     if (!result.request) {
         if (const auto error = engine->handshake_error()) std::rethrow_exception(error);

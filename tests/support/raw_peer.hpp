@@ -45,7 +45,8 @@ public:
     /// request is invalid. The request is kept (see `request`).
     /// Throws `Timeout` if no client completes a handshake within `generous`.
     static std::unique_ptr<RawPeer> accept(net::Listener& listener,
-                                           ServerHandshakeOptions handshake = {});
+                                           ServerHandshakeOptions handshake = {},
+                                           ProtocolOptions options = {});
 
     RawPeer(std::unique_ptr<net::Stream> stream, std::unique_ptr<Protocol> engine);
     RawPeer(const RawPeer&) = delete;
@@ -120,8 +121,9 @@ struct RawServer {
     std::uint16_t port() const { return listener->port(); }
     /// "ws://127.0.0.1:<port><resource>".
     std::string uri(std::string_view resource = "/") const;
-    std::unique_ptr<RawPeer> accept(ServerHandshakeOptions handshake = {}) {
-        return RawPeer::accept(*listener, std::move(handshake));
+    std::unique_ptr<RawPeer> accept(ServerHandshakeOptions handshake = {},
+                                    ProtocolOptions options = {}) {
+        return RawPeer::accept(*listener, std::move(handshake), std::move(options));
     }
     std::unique_ptr<net::Listener> listener;
 };

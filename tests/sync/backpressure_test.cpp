@@ -298,6 +298,162 @@ TEST_F(BackpressureTest, LargeAndSmallSendsFromManyThreadsNeverInterleave) {
     expect_mixed_sends_arrive_intact(options, "ws://127.0.0.1:", {}, true);
 }
 
+// ----- a client's sends over the high mark, masked from the sender's own buffer ----------
+
+/// Over the high mark, and of every length modulo 4: a client masks them into the output a
+/// piece at a time, and the last piece is short.
+std::string large_odd(int index) {
+    std::string out = pattern(large_size + static_cast<std::size_t>(index), 100u + static_cast<unsigned>(index));
+    const std::string label = std::to_string(index) + ";";
+    std::memcpy(out.data(), label.data(), label.size());
+    return out;
+}
+
+ClientOptions client_large_sends() {
+    ClientOptions options;
+    options.compression = false;
+    options.connection.write_high = 256 * 1024;
+    options.connection.write_low = 64 * 1024;
+    return options;
+}
+
+TEST_F(BackpressureTest, AClientSendingLargeMessagesToASlowPeerDeliversThemAllMasked) {
+    constexpr int total = 24; // 12 MiB: more than the kernel buffers hold
+    RawPair pair(client_large_sends());
+    pair.peer->set_socket_buffers(64 * 1024);
+    std::promise<void> all_sent;
+    auto sent = all_sent.get_future();
+    auto sender = run_async([&] {
+        for (int i = 0; i < total; ++i)
+            pair.client->send_binary(BytesView(large_odd(i))); // a temporary each
+        all_sent.set_value();
+        pair.client->send_text("after them");
+    });
+    ASSERT_TRUE(still_blocked(sent, 300ms)) << "12 MiB sent to a peer that does not read";
+    // Their pongs are queued while a message is half written: they must wait for its end.
+    for (int i = 0; i < 8; ++i)
+        pair.peer->send_ping("ping " + std::to_string(i));
+
+    // The raw peer's engine unmasks with the key of each frame's header.
+    for (int i = 0; i < total; ++i) {
+        auto m = pair.peer->read_message();
+        ASSERT_TRUE(m) << "the connection ended after " << i << " messages";
+        ASSERT_EQ(m->data.size(), large_size + static_cast<std::size_t>(i));
+        ASSERT_TRUE(m->data == large_odd(i)) << "message " << i << " is wrong";
+    }
+    auto last = pair.peer->read_message();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->data, "after them");
+    ASSERT_TRUE(finishes(sender));
+    sender.get();
+}
+
+TEST_F(BackpressureTest, CloseCutsShortAClientsLargeSendToAPeerThatDoesNotRead) {
+    ClientOptions options = client_large_sends();
+    options.connection.close_timeout = 200ms;
+    RawPair pair(options);
+    pair.peer->set_socket_buffers(64 * 1024);
+    auto sender = run_async([&] {
+        for (int i = 0; i < 1000; ++i)
+            pair.client->send_binary(BytesView(large_odd(i % 8)));
+    });
+    ASSERT_TRUE(still_blocked(sender, 300ms)) << "the sends never blocked";
+    pair.client->close();
+    ASSERT_TRUE(finishes(sender)) << "the send still blocks after close()";
+    EXPECT_THROW(sender.get(), ConnectionClosed);
+}
+
+TEST_F(BackpressureTest, AClientThatSendsALargeMessageThenReceivesServesAPeerThatPipelines) {
+    // The client's mirror of the handler above: the rest of its masked payload is masked
+    // into the output when its reading stops, and its send returns so that it can recv().
+    constexpr std::size_t snapshot_size = 8 * 1024 * 1024 + 3; // more than the kernel buffers
+    constexpr int requests = 160;                              // 10 MiB: so is this
+    RawServer raw_server;
+    ProtocolOptions peer_options;
+    peer_options.max_size = snapshot_size;
+    auto accepted = run_async([&] { return raw_server.accept({}, peer_options); });
+    ClientOptions options;
+    options.compression = false;
+    options.connection.max_queue = 2;
+    options.connection.ping_interval = 0ms; // its deadline would end the wait (20 s) too
+    auto client = connect(raw_server.uri(), options);
+    auto peer = accepted.get();
+    peer->set_socket_buffers(64 * 1024);
+    auto peer_sender = run_async([&] {
+        for (int i = 0; i < requests; ++i)
+            peer->send_binary(numbered(i));
+    });
+    const std::string snapshot = pattern(snapshot_size, 5);
+    auto sending = run_async([&] { client.send_binary(BytesView(snapshot)); });
+    if (!finishes(sending)) {
+        peer->abort(); // ends the send and the peer's writes: the test fails, not hangs
+        FAIL() << "the client's send waits for a peer that waits for the client";
+    }
+    sending.get();
+    for (int i = 0; i < requests; ++i)
+        ASSERT_TRUE(is_numbered(client.recv().data, i)) << "message " << i << " is wrong";
+    ASSERT_TRUE(finishes(peer_sender)) << "the peer and the client wait for each other";
+    peer_sender.get();
+    auto m = peer->read_message();
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(m->data == snapshot) << "the snapshot came back altered";
+    auto peer_reading = run_async([&] { return peer->read_to_eof(); });
+    client.close();
+    ASSERT_TRUE(finishes(peer_reading));
+    EXPECT_TRUE(peer_reading.get());
+}
+
+/// The client's side of `expect_mixed_sends_arrive_intact`: four of its threads send, the
+/// server's handler checks every message and each sender's order, then answers.
+void expect_mixed_client_sends_arrive_intact(ServerOptions server_options,
+                                             const std::string& uri,
+                                             ClientOptions client_options) {
+    constexpr int senders = 4;
+    constexpr int per_sender = 60;
+    auto server = start_server(
+        [&](ServerConnection& connection) {
+            std::array<int, senders> next{};
+            std::string verdict = "ok";
+            for (int n = 0; n < senders * per_sender && verdict == "ok"; ++n) {
+                const Message m = connection.recv();
+                const int t = std::stoi(m.data.substr(0, m.data.find(':')));
+                if (t < 0 || t >= senders) {
+                    verdict = "message " + std::to_string(n) + " is torn";
+                    break;
+                }
+                const int i = next[static_cast<std::size_t>(t)]++;
+                if (m.data != mixed(t, i))
+                    verdict = "sender " + std::to_string(t) + ", message " + std::to_string(i) +
+                              " is wrong";
+            }
+            connection.send_text(verdict);
+            for (auto& message : connection)
+                static_cast<void>(message);
+        },
+        server_options);
+    client_options.compression = false;
+    client_options.connection.write_high = 32 * 1024;
+    client_options.connection.write_low = 8 * 1024;
+    auto client = connect(uri + std::to_string(server->port()) + "/", client_options);
+    std::vector<std::future<void>> threads;
+    for (int t = 0; t < senders; ++t) {
+        threads.push_back(run_async([&client, t] {
+            for (int i = 0; i < per_sender; ++i)
+                client.send_binary(BytesView(mixed(t, i)));
+        }));
+    }
+    for (auto& thread : threads)
+        thread.get();
+    EXPECT_EQ(client.recv().data, "ok");
+    client.close();
+}
+
+TEST_F(BackpressureTest, AClientsLargeAndSmallSendsFromManyThreadsNeverInterleave) {
+    ServerOptions options = local_options();
+    options.compression = false;
+    expect_mixed_client_sends_arrive_intact(options, "ws://127.0.0.1:", {});
+}
+
 TEST_F(BackpressureTest, TrySendRefusesInsteadOfBlocking) {
     RawPair pair(small_write_buffer());
     pair.peer->set_socket_buffers(64 * 1024);
@@ -438,6 +594,12 @@ TEST_F(BackpressureTest, OverTlsLargeAndSmallSendsFromManyThreadsNeverInterleave
     options.compression = false;
     expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client(), false);
     expect_mixed_sends_arrive_intact(options, "wss://localhost:", trusting_client(), true);
+}
+
+TEST_F(BackpressureTest, OverTlsAClientsLargeAndSmallSendsFromManyThreadsNeverInterleave) {
+    ServerOptions options = tls_server_options();
+    options.compression = false;
+    expect_mixed_client_sends_arrive_intact(options, "wss://localhost:", trusting_client());
 }
 #endif
 
