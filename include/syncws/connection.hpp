@@ -49,11 +49,12 @@ struct ConnectionOptions {
     std::chrono::milliseconds close_timeout{10000};
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
     /// wait to be written, until they drop to `write_low`. (Over TLS, up to 64 KiB of
-    /// encrypted records the socket did not take yet wait beyond them.) A server's message
-    /// of `write_high` bytes or more, on a connection with no extension (compression)
+    /// encrypted records the socket did not take yet wait beyond them.) A message of
+    /// `write_high` bytes or more, on a connection with no extension (compression)
     /// negotiated and with nothing else waiting, is written straight from the caller's
-    /// buffer instead of copied: its `send` returns once the socket has taken all of it (or
-    /// copies the rest when the receive queue is full, so that the caller can drain it).
+    /// buffer instead of copied (a client masks it a piece at a time on its way): its
+    /// `send` returns once the socket has taken all of it (or copies the rest when the
+    /// receive queue is full, so that the caller can drain it).
     std::size_t write_high = 1024 * 1024;
     std::size_t write_low = 256 * 1024;
     /// Stack size of the connection's I/O thread (it needs little).
@@ -86,8 +87,8 @@ public:
     // ----- sending ---------------------------------------------------------------------
 
     /// Sends a text message. `compress = false` skips compression for this message.
-    /// Blocks while the write buffer is above its high-water mark (and a server's message
-    /// of `write_high` bytes or more until it is written: see `ConnectionOptions`).
+    /// Blocks while the write buffer is above its high-water mark (and a message of
+    /// `write_high` bytes or more until it is written: see `ConnectionOptions`).
     /// Throws: `ConnectionClosed` if the connection is closing or closed, or closes before
     /// such a message is written.
     void send_text(std::string_view text, bool compress = true);

@@ -18,7 +18,7 @@ constexpr std::chrono::milliseconds large_buffer_keep{1000};
 // A client's large payload is masked into the output this much at a time: in the cache
 // still when the socket (or TLS) reads it, and a multiple of 4, so that every piece starts
 // at key offset 0.
-constexpr std::size_t masked_piece = 256 * 1024;
+constexpr std::size_t masked_piece = large_buffer;
 static_assert(masked_piece % 4 == 0);
 
 bool is_ok_close_code(std::uint16_t code) {
@@ -684,20 +684,23 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock, Write how)
         // the cache between masking it and writing it. Sized here, under the lock (others
         // count outbox_.size()); filled below without it, as only this writer reads it.
         const char* mask_from = nullptr;
+        MaskKey mask_key{};
         if (outbox_sent_ == outbox_.size() && borrowed_left_ > 0 && borrowed_mask_) {
             const std::size_t piece = std::min(borrowed_left_, masked_piece);
             outbox_.resize(piece); // within the capacity reserved by send_borrowed_locked
             outbox_sent_ = 0;
             mask_from = borrowed_;
+            mask_key = *borrowed_mask_;
             borrowed_ += piece;
             borrowed_left_ -= piece;
+            borrowed_piece_pending_ = true;
         }
         const bool from_outbox = outbox_sent_ < outbox_.size();
         const char* data = from_outbox ? outbox_.data() + outbox_sent_ : borrowed_;
         const std::size_t offered = from_outbox ? outbox_.size() - outbox_sent_ : borrowed_left_;
         if (offered == 0 && !stream_->has_backlog()) break;
         lock.unlock();
-        if (mask_from) detail::copy_masked(outbox_.data(), mask_from, offered, *borrowed_mask_);
+        if (mask_from) copy_masked(outbox_.data(), mask_from, offered, mask_key);
         std::size_t taken = 0;
         std::exception_ptr error;
         try {
@@ -717,6 +720,7 @@ void ConnectionCore::write_locked(std::unique_lock<std::mutex>& lock, Write how)
         }
         if (from_outbox) {
             outbox_sent_ += taken;
+            if (outbox_sent_ == outbox_.size()) borrowed_piece_pending_ = false;
         } else {
             borrowed_ += taken;
             borrowed_left_ -= taken;
@@ -863,11 +867,15 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
     // must drain the receive queue before the peer reads again (a handler that sends, then
     // receives, from a peer that sends all its requests before it reads).
     const auto written_or_stuck = [&] {
-        return (borrowed_left_ == 0 || aborted_ || done_ || reading_paused_) && !writing_;
+        return ((borrowed_left_ == 0 && !borrowed_piece_pending_) || aborted_ || done_ ||
+                reading_paused_) &&
+               !writing_;
     };
     try {
-        // The writer masks into outbox_ without allocating (it may not throw).
-        if (borrowed_mask_) outbox_.reserve(std::max(outbox_.size(), masked_piece));
+        // The writer masks into outbox_ without allocating (it may not throw). Over
+        // large_buffer, as the piece and the header are: released once unused.
+        if (borrowed_mask_)
+            outbox_.reserve(outbox_.size() + std::min(data.size(), masked_piece));
         output_queued_locked(lock);
         wait_locked(lock, written_or_stuck, Clock::time_point::max());
     } catch (...) {
@@ -879,7 +887,8 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
         let_go_of_borrowed_locked();
         throw;
     }
-    const bool cut_short = borrowed_left_ > 0 && (aborted_ || done_);
+    // (A masked piece still in outbox_ is part of this message: it has not gone either.)
+    const bool cut_short = (borrowed_left_ > 0 || borrowed_piece_pending_) && (aborted_ || done_);
     if (borrowed_left_ > 0 && !cut_short) {
         // Stuck: the rest waits in the output after what was written, like any message.
         // (A masked payload is taken a whole piece at a time: the rest starts at a key
@@ -888,8 +897,7 @@ void ConnectionCore::send_borrowed_locked(std::unique_lock<std::mutex>& lock,
             const std::size_t start = outbox_.size();
             if (borrowed_mask_) {
                 outbox_.resize(start + borrowed_left_);
-                detail::copy_masked(outbox_.data() + start, borrowed_, borrowed_left_,
-                                    *borrowed_mask_);
+                copy_masked(outbox_.data() + start, borrowed_, borrowed_left_, *borrowed_mask_);
             } else {
                 outbox_.append(borrowed_, borrowed_left_);
             }
@@ -911,6 +919,7 @@ void ConnectionCore::let_go_of_borrowed_locked() {
     borrowed_ = nullptr;
     borrowed_left_ = 0;
     borrowed_mask_.reset();
+    borrowed_piece_pending_ = false;
 }
 
 void ConnectionCore::send_fragments(bool binary,
@@ -1042,10 +1051,11 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     // connection starts refusing new messages.
     static_cast<void>(Close{code, std::string(reason)}.serialize());
     auto deadline = deadline_after(options_.close_timeout);
+    bool close_queued = false;
     {
         // Senders waiting for room before their message starts give up now, instead of
         // holding the send lock (and the close frame) until the deadline.
-        std::lock_guard lock(engine_mutex_);
+        std::unique_lock lock(engine_mutex_);
         // A closing handshake already under way keeps its deadline (the loop may not have
         // heard of it, see the class comment): a server closing all its connections waits
         // for them together, not for one timeout after another.
@@ -1053,11 +1063,21 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         closing_ = true;
         state_cv_.notify_all();
         wake_io_locked(); // an owner waiting for room pumps: it looks at closing_ too
+        // A message written from its sender's buffer is whole in the engine already: the
+        // close frame is queued behind it now (it goes once the payload is out), rather than
+        // after the send lock, which its sender holds until then — against a peer that may
+        // read only once it sees the close.
+        if (borrowed_ && engine_->state() == State::open && !aborted_) {
+            engine_->send_close(code, reason);
+            after_engine_call_locked();
+            output_queued_locked(lock, false);
+            close_queued = true;
+        }
     }
     // The message being sent finishes first (its fragments must not be cut by the close
     // frame), unless its sender is stuck on a peer that doesn't read.
     std::unique_lock send_lock(send_mutex_, std::defer_lock);
-    const bool have_send_lock = send_lock.try_lock_until(deadline);
+    const bool have_send_lock = !close_queued && send_lock.try_lock_until(deadline);
     {
         std::unique_lock lock(engine_mutex_);
         if (have_send_lock && engine_->state() == State::open && !aborted_) {

@@ -232,7 +232,8 @@ private:
     // began; a message in progress goes on to its end.
     void wait_for_room_locked(std::unique_lock<std::mutex>& lock, bool new_message);
     // After the engine queued the header of `data` (send_unbuffered_header): has the
-    // writer write `data` from the caller's buffer, and returns once it is written, or
+    // writer write `data` from the caller's buffer (a client's masked a piece at a time
+    // on its way), and returns once it is written, or
     // copies what is left into the output when the loop stops reading. Throws
     // ConnectionClosed if the connection ends first.
     void send_borrowed_locked(std::unique_lock<std::mutex>& lock,
@@ -271,8 +272,9 @@ private:
     // ----- guarded by engine_mutex_ -----
     std::unique_ptr<Protocol> engine_;
     std::vector<Event> early_;
-    // Output taken from the engine; [outbox_sent_, size) is still to be written. Only the
-    // holder of the write token changes it, and it reads it unlocked while it writes.
+    // Output taken from the engine (or a masked piece of a borrowed payload); [outbox_sent_,
+    // size) is still to be written. Only the holder of the write token changes it; it sizes
+    // it under the lock, and fills and reads its bytes unlocked while it writes.
     Bytes outbox_;
     std::size_t outbox_sent_ = 0;
     // A large payload written from the sender's own buffer right after outbox_ (see
@@ -281,7 +283,10 @@ private:
     // loop stopped reading (then the rest is copied into outbox_).
     const char* borrowed_ = nullptr;
     std::size_t borrowed_left_ = 0;
-    std::optional<detail::MaskKey> borrowed_mask_; // a client's: masked into outbox_
+    // A client's payload is masked into outbox_ a piece at a time: the key, and whether
+    // the piece taken last is still in outbox_ (the message has not gone until it is out).
+    std::optional<MaskKey> borrowed_mask_;
+    bool borrowed_piece_pending_ = false;
     // The loop stopped reading because the receive queue is full (flow control): a sender
     // waiting for its borrowed payload to go must not wait for a peer that may itself be
     // blocked writing to us.

@@ -353,11 +353,10 @@ TEST_F(BackpressureTest, CloseCutsShortAClientsLargeSendToAPeerThatDoesNotRead) 
     options.connection.close_timeout = 200ms;
     RawPair pair(options);
     pair.peer->set_socket_buffers(64 * 1024);
-    auto sender = run_async([&] {
-        for (int i = 0; i < 1000; ++i)
-            pair.client->send_binary(BytesView(large_odd(i % 8)));
-    });
-    ASSERT_TRUE(still_blocked(sender, 300ms)) << "the sends never blocked";
+    // One message, more than the kernel buffers hold: this very send must say it did not go.
+    const std::string message = pattern(24 * 1024 * 1024 + 1, 9);
+    auto sender = run_async([&] { pair.client->send_binary(BytesView(message)); });
+    ASSERT_TRUE(still_blocked(sender, 300ms)) << "24 MiB went to a peer that does not read";
     pair.client->close();
     ASSERT_TRUE(finishes(sender)) << "the send still blocks after close()";
     EXPECT_THROW(sender.get(), ConnectionClosed);
