@@ -1,8 +1,7 @@
 #include "handshake.hpp"
 
-#include <openssl/sha.h>
-
 #include "base64.hpp"
+#include "sha1.hpp"
 
 namespace syncws::detail {
 
@@ -20,9 +19,8 @@ std::string accept_key(std::string_view key) {
     input.reserve(key.size() + guid.size());
     input.append(key);
     input.append(guid);
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-    return base64_encode({reinterpret_cast<const char*>(digest), sizeof digest});
+    const Sha1Digest digest = sha1(input);
+    return base64_encode({reinterpret_cast<const char*>(digest.data()), digest.size()});
 }
 
 } // namespace syncws::detail
