@@ -88,11 +88,18 @@ Listener::Listener(FileDescriptor fd, bool is_unix, bool owned)
     }
     local_address_ = format_address(sa, length);
     if (sa->sa_family == AF_INET) {
-        port_ = ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+        const auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
+        port_ = ntohs(in4->sin_port);
         is_tcp_ = true;
+        bound_to_one_address_ = in4->sin_addr.s_addr != htonl(INADDR_ANY);
     } else if (sa->sa_family == AF_INET6) {
-        port_ = ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        port_ = ntohs(in6->sin6_port);
         is_tcp_ = true;
+        bound_to_one_address_ = !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+    } else {
+        // A Unix socket's connections are named by its path (getsockname says the same).
+        bound_to_one_address_ = true;
     }
 }
 
@@ -191,7 +198,10 @@ std::unique_ptr<SocketStream> Listener::accept() {
             }
             if (fds[1].revents != 0 || closed()) return nullptr;
         }
-        int c = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t peer_length = sizeof peer;
+        int c = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                          SOCK_CLOEXEC);
         if (c < 0) {
             const int error = errno;
             if (closed()) return nullptr; // shut down by close(): EINVAL
@@ -204,7 +214,12 @@ std::unique_ptr<SocketStream> Listener::accept() {
             // Can fail only if the connection already died; reads will report that.
             ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
-        return std::make_unique<SocketStream>(std::move(connection));
+        // Bound to a wildcard, the local address is the one the client reached: the stream
+        // asks.
+        return std::make_unique<SocketStream>(
+            std::move(connection),
+            format_address(reinterpret_cast<const sockaddr*>(&peer), peer_length),
+            bound_to_one_address_ ? std::optional<std::string>(local_address_) : std::nullopt);
     }
 }
 

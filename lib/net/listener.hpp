@@ -110,6 +110,8 @@ private:
     bool is_unix_ = false;
     bool owned_ = false;
     bool is_tcp_ = false;
+    // Not a wildcard address: every connection's local address is the listener's own.
+    bool bound_to_one_address_ = false;
     std::uint16_t port_ = 0;
     std::string local_address_;
     // The Unix socket file we created, identified by device and inode so that we never

@@ -70,14 +70,24 @@ std::string format_address(const sockaddr* address, socklen_t length) {
         if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, max - 1);
         return std::string(un->sun_path, ::strnlen(un->sun_path, max));
     }
+    // inet_ntop rather than getnameinfo: a server formats two addresses per connection,
+    // and getnameinfo's generality (locks, snprintf) showed in its handshakes/s. Only a
+    // scoped IPv6 address ("fe80::1%eth0") needs it, for the interface's name.
     char host[NI_MAXHOST];
-    char serv[NI_MAXSERV];
-    if (::getnameinfo(address, length, host, sizeof host, serv, sizeof serv,
-                      NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        return {};
+    if (address->sa_family == AF_INET && length >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+        const auto* in4 = reinterpret_cast<const sockaddr_in*>(address);
+        if (!::inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host)) return {};
+        return std::string(host) + ":" + std::to_string(ntohs(in4->sin_port));
     }
-    if (address->sa_family == AF_INET6) return "[" + std::string(host) + "]:" + serv;
-    return std::string(host) + ":" + serv;
+    if (address->sa_family != AF_INET6 || length < static_cast<socklen_t>(sizeof(sockaddr_in6)))
+        return {};
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    const bool formatted =
+        in6->sin6_scope_id == 0
+            ? ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) != nullptr
+            : ::getnameinfo(address, length, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0;
+    if (!formatted) return {};
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
 }
 
 std::string Endpoint::to_string() const {

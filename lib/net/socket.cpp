@@ -103,6 +103,12 @@ SocketStream::SocketStream(FileDescriptor fd)
     : fd_(std::move(fd)), local_address_(socket_name(fd_.get(), false)),
       remote_address_(socket_name(fd_.get(), true)) {}
 
+SocketStream::SocketStream(FileDescriptor fd, std::string remote_address,
+                           std::optional<std::string> local_address)
+    : fd_(std::move(fd)),
+      local_address_(local_address ? std::move(*local_address) : socket_name(fd_.get(), false)),
+      remote_address_(std::move(remote_address)) {}
+
 std::size_t SocketStream::read_some(char* buf, std::size_t n) {
     if (n == 0) return 0;
     for (;;) {

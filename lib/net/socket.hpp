@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 struct pollfd;
@@ -51,6 +52,10 @@ public:
     /// Takes ownership of a connected socket `fd` (blocking mode, close-on-exec already set)
     /// and records its addresses.
     explicit SocketStream(FileDescriptor fd);
+    /// The same, with the peer's address known already (accept(2) tells it), and perhaps
+    /// the local one (a listener bound to one address knows it): no system call for those.
+    SocketStream(FileDescriptor fd, std::string remote_address,
+                 std::optional<std::string> local_address);
     ~SocketStream() override = default;
 
     std::size_t read_some(char* buf, std::size_t n) override;

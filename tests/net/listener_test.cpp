@@ -61,10 +61,13 @@ TEST(Listener, WildcardIsDualStack) {
     // IPv4 peers of a dual-stack socket appear as IPv4-mapped IPv6 addresses.
     EXPECT_EQ(accepted_v4->remote_address(),
               "[::ffff:" + v4->local_address().substr(0, 9) + "]" + v4->local_address().substr(9));
+    // The local address is the one the client reached, not the wildcard.
+    EXPECT_EQ(accepted_v4->local_address(), "[::ffff:127.0.0.1]:" + std::to_string(listener->port()));
     auto v6 = net::connect_tcp("::1", listener->port(), in(generous));
     auto accepted_v6 = listener->accept();
     ASSERT_TRUE(accepted_v6);
     EXPECT_EQ(accepted_v6->remote_address(), v6->local_address());
+    EXPECT_EQ(accepted_v6->local_address(), v6->remote_address());
 }
 
 TEST(Listener, ExplicitIpv6HostIsIpv6Only) {

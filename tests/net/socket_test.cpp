@@ -11,13 +11,18 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <cstddef>
+#include <cstring>
 #include <fcntl.h>
+#include <net/if.h>
 #include <filesystem>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <vector>
 
@@ -176,6 +181,38 @@ TEST(Resolve, LiteralsAndFormatting) {
     auto v6 = net::resolve("[::1]", 8080);
     ASSERT_EQ(v6.size(), 1u);
     EXPECT_EQ(v6[0].to_string(), "[::1]:8080");
+}
+
+TEST(Resolve, FormatsEachKindOfSocketAddress) {
+    const auto format = [](const auto& address, socklen_t length) {
+        return net::format_address(reinterpret_cast<const sockaddr*>(&address), length);
+    };
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(65535);
+    ASSERT_EQ(::inet_pton(AF_INET, "10.1.2.3", &v4.sin_addr), 1);
+    EXPECT_EQ(format(v4, sizeof v4), "10.1.2.3:65535");
+    EXPECT_EQ(format(v4, sizeof v4 - 1), "") << "truncated";
+
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(443);
+    ASSERT_EQ(::inet_pton(AF_INET6, "2001:db8::1", &v6.sin6_addr), 1);
+    EXPECT_EQ(format(v6, sizeof v6), "[2001:db8::1]:443");
+    ASSERT_EQ(::inet_pton(AF_INET6, "::ffff:127.0.0.1", &v6.sin6_addr), 1);
+    EXPECT_EQ(format(v6, sizeof v6), "[::ffff:127.0.0.1]:443");
+    // A link-local address names its interface (loopback's index is 1 on Linux).
+    ASSERT_EQ(::inet_pton(AF_INET6, "fe80::1", &v6.sin6_addr), 1);
+    v6.sin6_scope_id = ::if_nametoindex("lo");
+    ASSERT_NE(v6.sin6_scope_id, 0u);
+    EXPECT_EQ(format(v6, sizeof v6), "[fe80::1%lo]:443");
+
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::strcpy(un.sun_path, "/tmp/app.sock");
+    EXPECT_EQ(format(un, sizeof un), "/tmp/app.sock");
+    const auto unnamed = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+    EXPECT_EQ(format(un, unnamed), "") << "an unnamed client socket";
 }
 
 TEST(TcpStream, OneMiBEachWayWhileReadingAndWritingOnTwoThreads) {
