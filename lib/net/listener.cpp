@@ -65,6 +65,15 @@ FileDescriptor bind_and_listen(int family, const sockaddr* address, socklen_t le
         error = errno;
         return {};
     }
+    if (family != AF_UNIX) {
+        // accept() returns once the client's first bytes are in (its HTTP request or TLS
+        // hello: WebSocket clients speak first), so the thread that takes the connection
+        // reads at once instead of sleeping again for them: a context switch and a poll()
+        // per connection. A client that stays silent is accepted after this many seconds
+        // all the same, and its handshake's open_timeout runs from there. Best effort.
+        int seconds = 1;
+        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    }
     return fd;
 }
 
