@@ -65,15 +65,6 @@ FileDescriptor bind_and_listen(int family, const sockaddr* address, socklen_t le
         error = errno;
         return {};
     }
-    if (family != AF_UNIX) {
-        // accept() returns once the client's first bytes are in (its HTTP request or TLS
-        // hello: WebSocket clients speak first), so the thread that takes the connection
-        // reads at once instead of sleeping again for them: a context switch and a poll()
-        // per connection. A client that stays silent is accepted after this many seconds
-        // all the same, and its handshake's open_timeout runs from there. Best effort.
-        int seconds = 1;
-        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
-    }
     return fd;
 }
 
@@ -100,16 +91,18 @@ Listener::Listener(FileDescriptor fd, bool is_unix, bool owned)
         const auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
         port_ = ntohs(in4->sin_port);
         is_tcp_ = true;
-        bound_to_one_address_ = in4->sin_addr.s_addr != htonl(INADDR_ANY);
+        bound_to_one_address_ = owned_ && in4->sin_addr.s_addr != htonl(INADDR_ANY);
     } else if (sa->sa_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
         port_ = ntohs(in6->sin6_port);
         is_tcp_ = true;
-        bound_to_one_address_ = !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+        bound_to_one_address_ = owned_ && !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
     } else {
         // A Unix socket's connections are named by its path (getsockname says the same).
-        bound_to_one_address_ = true;
+        bound_to_one_address_ = owned_;
     }
+    // (An adopted socket may be a transparent proxy's, or bound in ways we would not
+    // recognise as a wildcard: its connections are asked.)
 }
 
 Listener::~Listener() {
@@ -230,6 +223,13 @@ std::unique_ptr<SocketStream> Listener::accept() {
             format_address(reinterpret_cast<const sockaddr*>(&peer), peer_length),
             bound_to_one_address_ ? std::optional<std::string>(local_address_) : std::nullopt);
     }
+}
+
+void Listener::defer_accept_until_data() noexcept {
+    if (!is_tcp_) return;
+    // Linux counts it in SYN-ACK retransmissions: 1 s is the first one.
+    int seconds = 1;
+    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
 }
 
 void Listener::close() noexcept {

@@ -75,6 +75,14 @@ public:
     /// whether to back off and retry).
     std::unique_ptr<SocketStream> accept();
 
+    /// TCP only (best effort): `accept()` returns a connection once its first bytes are in,
+    /// for protocols whose clients speak first (HTTP, TLS), so that the thread taking it
+    /// reads at once instead of sleeping again until they come (a context switch and a
+    /// poll() per connection). A client that stays silent is accepted about a second later
+    /// all the same. Clients still in that state when the listener closes get no RST: the
+    /// kernel drops them silently.
+    void defer_accept_until_data() noexcept;
+
     /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
     /// file. A socket this class made refuses new clients from now on (and a port the
     /// kernel picked may be free again at once); an adopted one stays listening until

@@ -64,7 +64,7 @@ Sha1Digest sha1(std::string_view data) noexcept {
     // The padding (FIPS 180-4 §5.1.1): a 1 bit, zeros, and the length in bits, big-endian,
     // ending a block; one more block when fewer than 9 bytes are left for it.
     unsigned char tail[128] = {};
-    std::memcpy(tail, in, left);
+    if (left > 0) std::memcpy(tail, in, left); // `in` may be null for an empty view
     tail[left] = 0x80;
     const std::size_t tail_size = left + 9 <= 64 ? 64 : 128;
     const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;

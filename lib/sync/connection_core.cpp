@@ -350,7 +350,7 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         // owner's condition: a sender waiting for its borrowed payload stops waiting here.
         const bool want_read = !eof_received_ && assembler_.may_read();
         reading_paused_ = !want_read && !eof_received_;
-        if (reading_paused_ && borrowed_left_ > 0) state_cv_.notify_all();
+        if (reading_paused_ && borrowed_) state_cv_.notify_all(); // see send_borrowed_locked
         // The owner's turn ends as soon as what it waits for is there, but not before it
         // looked at the socket once: a handler that only sends must still read (pings, the
         // peer's close).

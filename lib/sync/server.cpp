@@ -111,6 +111,9 @@ Server::Server(Handler handler, ServerOptions options)
 #endif
     s.listener = o.unix_socket.empty() ? net::Listener::tcp(o.host, o.port, o.backlog)
                                        : net::Listener::unix_socket(o.unix_socket, o.backlog);
+    // WebSocket clients speak first; open_timeout counts from the accept, a second later
+    // for a silent one (README, "Design decisions").
+    s.listener->defer_accept_until_data();
     // A handler is user code: give it an ordinary stack, unlike the I/O thread.
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections + 2 * Impl::max_acceptors,
                                                   o.min_threads, o.idle_thread_timeout,
