@@ -216,8 +216,8 @@ std::unique_ptr<SocketStream> Listener::accept() {
             // Can fail only if the connection already died; reads will report that.
             ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
-        // Bound to a wildcard, the local address is the one the client reached: the stream
-        // asks.
+        // Bound to a wildcard (or adopted), the local address is the one the client reached:
+        // the stream asks.
         return std::make_unique<SocketStream>(
             std::move(connection),
             format_address(reinterpret_cast<const sockaddr*>(&peer), peer_length),

@@ -118,7 +118,8 @@ private:
     bool is_unix_ = false;
     bool owned_ = false;
     bool is_tcp_ = false;
-    // Not a wildcard address: every connection's local address is the listener's own.
+    // Made here and bound to one address (not a wildcard): every connection's local address
+    // is the listener's own, with no getsockname().
     bool bound_to_one_address_ = false;
     std::uint16_t port_ = 0;
     std::string local_address_;
