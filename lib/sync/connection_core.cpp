@@ -1051,6 +1051,12 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     // connection starts refusing new messages.
     static_cast<void>(Close{code, std::string(reason)}.serialize());
     auto deadline = deadline_after(options_.close_timeout);
+    // Not blocking on a peer that does not read: the deadline below must hold.
+    const auto queue_close_frame = [&](std::unique_lock<std::mutex>& lock) {
+        engine_->send_close(code, reason);
+        after_engine_call_locked();
+        output_queued_locked(lock, false);
+    };
     bool close_queued = false;
     {
         // Senders waiting for room before their message starts give up now, instead of
@@ -1068,9 +1074,7 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
         // after the send lock, which its sender holds until then — against a peer that may
         // read only once it sees the close.
         if (borrowed_ && engine_->state() == State::open && !aborted_) {
-            engine_->send_close(code, reason);
-            after_engine_call_locked();
-            output_queued_locked(lock, false);
+            queue_close_frame(lock);
             close_queued = true;
         }
     }
@@ -1080,12 +1084,8 @@ void ConnectionCore::close(std::uint16_t code, std::string_view reason) {
     const bool have_send_lock = !close_queued && send_lock.try_lock_until(deadline);
     {
         std::unique_lock lock(engine_mutex_);
-        if (have_send_lock && engine_->state() == State::open && !aborted_) {
-            engine_->send_close(code, reason);
-            after_engine_call_locked();
-            // Not blocking on a peer that does not read: the deadline below must hold.
-            output_queued_locked(lock, false);
-        }
+        if (have_send_lock && engine_->state() == State::open && !aborted_)
+            queue_close_frame(lock);
     }
     if (have_send_lock) send_lock.unlock();
     assembler_.disable_flow_control();

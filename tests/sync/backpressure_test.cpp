@@ -96,9 +96,9 @@ TEST_F(BackpressureTest, SendBlocksOnAPeerThatDoesNotReadWithBoundedMemory) {
 
 constexpr std::size_t large_size = 512 * 1024;
 
-/// A 512 KiB message that starts with its index.
-std::string large_numbered(int index) {
-    std::string out = pattern(large_size, static_cast<unsigned>(index));
+/// A message of 512 KiB + `extra` bytes that starts with its index.
+std::string large_numbered(int index, std::size_t extra = 0) {
+    std::string out = pattern(large_size + extra, static_cast<unsigned>(index));
     const std::string label = std::to_string(index) + ";";
     std::memcpy(out.data(), label.data(), label.size());
     return out;
@@ -106,11 +106,15 @@ std::string large_numbered(int index) {
 
 /// 512 KiB messages are over write_high: each goes from the sender's buffer, not copied
 /// into the write queue (unless the receive queue fills, which these tests avoid).
+void set_large_send_marks(ConnectionOptions& connection) {
+    connection.write_high = 256 * 1024;
+    connection.write_low = 64 * 1024;
+}
+
 ServerOptions large_sends() {
     ServerOptions options = local_options();
     options.compression = false;
-    options.connection.write_high = 256 * 1024;
-    options.connection.write_low = 64 * 1024;
+    set_large_send_marks(options.connection);
     return options;
 }
 
@@ -303,17 +307,13 @@ TEST_F(BackpressureTest, LargeAndSmallSendsFromManyThreadsNeverInterleave) {
 /// Over the high mark, and of every length modulo 4: a client masks them into the output a
 /// piece at a time, and the last piece is short.
 std::string large_odd(int index) {
-    std::string out = pattern(large_size + static_cast<std::size_t>(index), 100u + static_cast<unsigned>(index));
-    const std::string label = std::to_string(index) + ";";
-    std::memcpy(out.data(), label.data(), label.size());
-    return out;
+    return large_numbered(index, static_cast<std::size_t>(index));
 }
 
 ClientOptions client_large_sends() {
     ClientOptions options;
     options.compression = false;
-    options.connection.write_high = 256 * 1024;
-    options.connection.write_low = 64 * 1024;
+    set_large_send_marks(options.connection);
     return options;
 }
 
