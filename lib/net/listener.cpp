@@ -225,11 +225,11 @@ std::unique_ptr<SocketStream> Listener::accept() {
     }
 }
 
-void Listener::defer_accept_until_data() noexcept {
-    if (!is_tcp_) return;
+bool Listener::defer_accept_until_data() noexcept {
+    if (!is_tcp_) return false;
     // Linux counts it in SYN-ACK retransmissions: 1 s is the first one.
     int seconds = 1;
-    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    return ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) == 0;
 }
 
 void Listener::close() noexcept {

@@ -80,8 +80,8 @@ public:
     /// reads at once instead of sleeping again until they come (a context switch and a
     /// poll() per connection). A client that stays silent is accepted about a second later
     /// all the same. Clients still in that state when the listener closes get no RST: the
-    /// kernel drops them silently.
-    void defer_accept_until_data() noexcept;
+    /// kernel drops them silently. True if it took effect.
+    bool defer_accept_until_data() noexcept;
 
     /// Makes every blocked and future `accept()` return nullptr, and removes a Unix socket's
     /// file. A socket this class made refuses new clients from now on (and a port the

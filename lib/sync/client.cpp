@@ -120,7 +120,8 @@ ClientConnection connect(std::string_view uri_text, const ClientOptions& options
         const Request request = engine->connect();
         engine->send_request(request);
         auto result = detail::run_handshake(*engine, *stream, deadline,
-                                            "opening handshake with " + uri.to_string());
+                                            "opening handshake with " + uri.to_string(),
+                                            detail::PeerBytes::awaited);
         if (const auto error = engine->handshake_error()) {
             const auto* response = result.response ? &*result.response : nullptr;
             if (response && is_redirect(response->status) && response->headers.get("Location") &&

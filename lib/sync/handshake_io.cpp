@@ -3,6 +3,8 @@
 #include <syncws/errors.hpp>
 
 #include <memory>
+#include <optional>
+#include <utility>
 
 namespace syncws::detail {
 
@@ -21,7 +23,7 @@ void drain_events(Protocol& engine, std::vector<Event>& events) {
 }
 
 HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadline deadline,
-                              const std::string& what) {
+                              const std::string& what, PeerBytes peer_bytes) {
     HandshakeResult result;
     // Small: a handshake head is at most a few KiB, and frames after it are rare. Not
     // zero-filled: pages the kernel does not write into stay out of the resident set.
@@ -47,8 +49,16 @@ HandshakeResult run_handshake(Protocol& engine, net::Stream& stream, net::Deadli
         }
         if (result.request || result.response || engine.state() == State::closed || eof)
             return result;
-        if (!stream.wait_readable(deadline)) throw Timeout("timed out during " + what);
-        const std::size_t n = stream.read_some(buffer.get(), buffer_size);
+        std::optional<std::size_t> got;
+        if (std::exchange(peer_bytes, PeerBytes::awaited) == PeerBytes::likely_in) {
+            // A deadline already past: what is there, without blocking.
+            got = stream.read_some_until(buffer.get(), buffer_size, net::Deadline::min());
+        }
+        if (!got) {
+            if (!stream.wait_readable(deadline)) throw Timeout("timed out during " + what);
+            got = stream.read_some(buffer.get(), buffer_size);
+        }
+        const std::size_t n = *got;
         if (n == 0) {
             engine.receive_eof();
             eof = true;

@@ -38,9 +38,11 @@ struct Server::Impl {
     // a handshake), or drops the client when refusals are already at their limit.
     void refuse(std::unique_ptr<net::Stream> stream);
     void keep_loop();
-    void handle(std::unique_ptr<net::Stream> stream, int watch_fd);
+    // watch_fd: the socket's number for shutdown() while the handshake waits on the client
+    // (-1: none); closed at the end of the watch if `owned` (a duplicate).
+    void handle(std::unique_ptr<net::Stream> stream, int watch_fd, bool owned);
     void watch_handshake(int fd);
-    void unwatch_handshake(int fd);
+    void unwatch_handshake(int fd, bool owned);
     void refuse_overloaded(std::unique_ptr<net::Stream> stream);
     void log(LogLevel level, const std::string& message) const {
         if (!options.logger) return;
@@ -55,6 +57,8 @@ struct Server::Impl {
     ServerOptions options;
     ServerHandshakeOptions handshake;
     std::unique_ptr<net::Listener> listener;
+    // A request is usually in when accept() returns: the handshake reads before it waits.
+    bool listener_defers_accept = false;
 #if SYNCWS_HAVE_TLS
     std::shared_ptr<net::TlsContext> tls;
 #endif
@@ -73,12 +77,12 @@ struct Server::Impl {
 
     mutable std::mutex mutex;
     std::set<std::shared_ptr<detail::ConnectionCore>> open; // guarded by mutex
-    // Duplicates of the sockets of connections whose opening handshake still waits for the
-    // client (TLS handshake, request), guarded by mutex. shutdown() shuts down their
-    // receiving side, so they end at once (EOF) instead of holding shutdown up to
-    // open_timeout. A connection that has its request goes on to its 101 and is then closed
-    // with 1001 like the others. Duplicates, owned here, so that no descriptor is used after
-    // it was closed.
+    // The sockets of connections whose opening handshake still waits for the client (TLS
+    // handshake, request), guarded by mutex. shutdown() shuts down their receiving side, so
+    // they end at once (EOF) instead of holding shutdown up to open_timeout. A connection
+    // that has its request goes on to its 101 and is then closed with 1001 like the others.
+    // No number here may be closed while it is here (it could be reused by another open):
+    // see accept_and_serve.
     std::set<int> handshaking;
     bool started = false;               // guarded by mutex
     bool accept_failing = false;        // guarded by mutex: logged once, until it works again
@@ -113,7 +117,7 @@ Server::Server(Handler handler, ServerOptions options)
                                        : net::Listener::unix_socket(o.unix_socket, o.backlog);
     // WebSocket clients speak first; open_timeout counts from the accept, a second later
     // for a silent one (README, "Design decisions").
-    s.listener->defer_accept_until_data();
+    s.listener_defers_accept = s.listener->defer_accept_until_data();
     // A handler is user code: give it an ordinary stack, unlike the I/O thread.
     s.pool = std::make_unique<detail::ThreadPool>(o.max_connections + 2 * Impl::max_acceptors,
                                                   o.min_threads, o.idle_thread_timeout,
@@ -245,9 +249,19 @@ void Server::Impl::accept_and_serve() {
             }
             continue;
         }
-        const int watch_fd = ::fcntl(socket->native_handle(), F_DUPFD_CLOEXEC, 0);
+        // A plain socket stays open in handle() until its watch ends. A TLS handshake that
+        // fails closes it inside TlsStream, so TLS watches a duplicate of its own; without
+        // TLS the duplicate would cost two system calls per connection for nothing.
+        int watch_fd = socket->native_handle();
+        bool watch_fd_owned = false;
+#if SYNCWS_HAVE_TLS
+        if (tls) {
+            watch_fd = ::fcntl(watch_fd, F_DUPFD_CLOEXEC, 0);
+            watch_fd_owned = true;
+        }
+#endif
         try {
-            handle(std::move(socket), watch_fd);
+            handle(std::move(socket), watch_fd, watch_fd_owned);
         } catch (...) {
             // handle() catches what user code throws as std::exception; anything else must
             // not cost this connection's slot for good.
@@ -331,23 +345,25 @@ void Server::Impl::watch_handshake(int fd) {
     if (stopping) ::shutdown(fd, SHUT_RD);
 }
 
-void Server::Impl::unwatch_handshake(int fd) {
+void Server::Impl::unwatch_handshake(int fd, bool owned) {
     std::lock_guard lock(mutex);
     handshaking.erase(fd);
-    ::close(fd);
+    if (owned) ::close(fd);
 }
 
-void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
+void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd, bool owned) {
     const auto deadline = detail::deadline_after(options.open_timeout);
     // Registered for shutdown() until the client's request is in (or the handshake failed).
+    // A local: it ends before the parameter `stream` can close a plain socket.
     struct Watch {
         Impl& server;
         int fd;
+        bool owned;
         ~Watch() { release(); }
         void release() {
-            if (fd >= 0) server.unwatch_handshake(std::exchange(fd, -1));
+            if (fd >= 0) server.unwatch_handshake(std::exchange(fd, -1), owned);
         }
-    } watch{*this, watch_fd};
+    } watch{*this, watch_fd, owned};
     if (watch_fd >= 0) watch_handshake(watch_fd);
     std::string peer;
     try {
@@ -360,7 +376,9 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd) {
         protocol.max_size = options.connection.max_size;
         auto engine = std::make_unique<ServerProtocol>(handshake, protocol);
         auto result =
-            detail::run_handshake(*engine, *stream, deadline, "opening handshake with " + peer);
+            detail::run_handshake(*engine, *stream, deadline, "opening handshake with " + peer,
+                                  listener_defers_accept ? detail::PeerBytes::likely_in
+                                                         : detail::PeerBytes::awaited);
         // The request is in: from here the handshake no longer waits on the client.
         watch.release();
         if (!result.request) {

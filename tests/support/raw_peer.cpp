@@ -32,7 +32,8 @@ std::unique_ptr<RawPeer> RawPeer::connect(std::uint16_t port, std::string_view r
     auto engine = std::make_unique<ClientProtocol>(uri, std::move(handshake), std::move(options));
     const Request request = engine->connect();
     engine->send_request(request);
-    auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake");
+    auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake",
+                                        detail::PeerBytes::awaited);
     if (const auto error = engine->handshake_error()) std::rethrow_exception(error);
     auto peer = std::make_unique<RawPeer>(std::move(stream), std::move(engine));
     peer->request_ = request;
@@ -49,7 +50,9 @@ std::unique_ptr<RawPeer> RawPeer::accept(net::Listener& listener,
     std::unique_ptr<net::Stream> stream = listener.accept();
     if (!stream) throw InvalidState("raw peer: the listener was closed");
     auto engine = std::make_unique<ServerProtocol>(std::move(handshake), std::move(options));
-    auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake");
+    // Whether the request is in yet is a race: either path of run_handshake serves.
+    auto result = detail::run_handshake(*engine, *stream, deadline, "raw peer handshake",
+                                        detail::PeerBytes::likely_in);
     if (!result.request) {
         if (const auto error = engine->handshake_error()) std::rethrow_exception(error);
         throw InvalidHandshake("raw peer: the client left during the handshake");

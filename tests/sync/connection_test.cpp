@@ -412,7 +412,8 @@ TEST_F(ConnectionTest, FramesInTheSameReadAsTheHandshakeResponse) {
     auto serving = run_async([&] {
         auto stream = listener->accept();
         ServerProtocol engine;
-        auto result = detail::run_handshake(engine, *stream, Clock::now() + generous, "test");
+        auto result = detail::run_handshake(engine, *stream, Clock::now() + generous, "test",
+                                            detail::PeerBytes::likely_in);
         engine.send_response(engine.accept(*result.request));
         engine.send_text("first");
         engine.send_binary(BytesView(std::string("second")));

@@ -510,7 +510,7 @@ TEST_F(ReconnectTest, ProxyRefusalsWith502And503AreRetriedWithRetryAfter) {
         write_text(*stream, "HTTP/1.1 200 Connection established\r\n\r\n");
         auto engine = std::make_unique<ServerProtocol>();
         const auto result = detail::run_handshake(*engine, *stream, Clock::now() + generous,
-                                                  "handshake in the tunnel");
+                                                  "handshake in the tunnel", detail::PeerBytes::awaited);
         if (!result.request) return nullptr;
         engine->send_response(engine->accept(*result.request));
         detail::flush_engine(*engine, *stream);

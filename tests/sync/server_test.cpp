@@ -610,7 +610,8 @@ TEST_F(ServerTest, FramesInTheSameWriteAsTheRequest) {
     engine.take_output(out);
     out += frame_bytes(Side::client, Opcode::text, "early bird");
     stream->write_all(out.data(), out.size());
-    auto result = detail::run_handshake(engine, *stream, Clock::now() + generous, "test");
+    auto result = detail::run_handshake(engine, *stream, Clock::now() + generous, "test",
+                                        detail::PeerBytes::awaited);
     ASSERT_TRUE(result.response);
     EXPECT_EQ(result.response->status, 101);
     std::vector<Frame> frames;
