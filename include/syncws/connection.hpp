@@ -143,7 +143,9 @@ public:
     std::chrono::nanoseconds latency() const;
 
     /// Performs the closing handshake: sends a close frame after every message sent
-    /// before, waits for the peer's close and the TCP close, at most `close_timeout`.
+    /// before, waits for the peer's close and the TCP close, at most `close_timeout`. A
+    /// server closes TCP itself once the close frames crossed (over TLS, after the
+    /// client's close_notify).
     /// Wakes every blocked `recv` and `send`. Safe to call more than once and from any
     /// thread; returns when the connection is closed. Never throws for network errors.
     void close(std::uint16_t code = 1000, std::string_view reason = {});

@@ -60,6 +60,10 @@ public:
     /// instead). The owner sends them with `write_some_now(nullptr, 0)` when `wait` says
     /// writable. Always false for plain sockets.
     virtual bool has_backlog() const { return false; }
+    /// True if the peer answers our half-close with bytes of its own (TLS: its
+    /// close_notify). Closing the socket before they arrive would make the kernel answer
+    /// them with a reset; a plain TCP peer sends only its FIN, which a closed socket takes.
+    virtual bool half_close_is_answered() const { return false; }
 
     /// `read_some` that gives up at `deadline`: nothing, when it passed (or, for TLS, when
     /// reading produced bytes to send: see `has_backlog`). Past the deadline already, it

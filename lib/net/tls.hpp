@@ -136,6 +136,7 @@ public:
     std::size_t write_some_now(const char* data, std::size_t n) override;
     /// Our unwritten records, output produced while reading, or the inner stream's backlog.
     bool has_backlog() const override;
+    bool half_close_is_answered() const override { return true; }
     /// Readable only when `read_some` returns at once without blocking: plaintext, the end,
     /// a TLS error or an error of the inner stream (kept for `read_some` to throw). Returns
     /// all false as soon as `has_backlog()` became true during the wait (reading produced

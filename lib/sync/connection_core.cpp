@@ -344,6 +344,7 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         }
         // The end: the peer's EOF is in and our last bytes are out (or can't go anywhere).
         if (eof_received_ && (aborted_ || !output_waiting_locked())) return LoopEnd::over;
+        if (server_may_close_locked()) return LoopEnd::over;
         if (keep_time_locked(lock)) continue;
         // Flow control: with the receive queue full, stop reading (TCP pushes back on the
         // peer) and let the assembler ring when there is room again. Before the
@@ -423,6 +424,16 @@ ConnectionCore::LoopEnd ConnectionCore::run_io(std::unique_lock<std::mutex>& loc
         if (ready.readable && !eof_received_ && read_once(lock, buffer, events) == Read::end)
             end_of_input_locked();
     }
+}
+
+bool ConnectionCore::server_may_close_locked() const {
+    // RFC 6455 §7.1.1: once the close frames crossed, "the server MUST close the underlying
+    // TCP connection immediately". Its FIN is out, and the client sends nothing after its
+    // close frame: waiting for the client's FIN cost a sleep and a wake-up per connection
+    // (handshakes/s, README). Unless the client answers the half-close (TLS close_notify).
+    return eof_sent_ && !aborted_ && engine_->side() == Side::server &&
+           engine_->close_received() && engine_->close_sent() && !output_waiting_locked() &&
+           !stream_->half_close_is_answered();
 }
 
 void ConnectionCore::end_of_input_locked() {
@@ -1149,7 +1160,9 @@ void ConnectionCore::shutdown() noexcept {
 
 State ConnectionCore::state() const {
     std::lock_guard lock(engine_mutex_);
-    return engine_->state();
+    // A server that closed after the closing handshake never hears the client's FIN: the
+    // engine stays `closing`, the connection is over.
+    return done_ ? State::closed : engine_->state();
 }
 std::optional<Close> ConnectionCore::close_received() const {
     std::lock_guard lock(engine_mutex_);

@@ -194,6 +194,7 @@ private:
                    std::optional<Clock::time_point> wait_until = std::nullopt);
     // The peer's end of the stream came (or the read failed).
     void end_of_input_locked();
+    bool server_may_close_locked() const;
     // Writes the queued output, holding the write token (`writing_`; returns at once if
     // another thread holds it: that one writes this too). `Write::now`: the loop's way, as
     // far as the socket takes it without blocking (the rest once poll() says writable),

@@ -1,7 +1,12 @@
 // Closing: from any thread, waking every waiter, in bounded time, after everything sent
 // before; the close frames of both sides; the destructor; a peer that vanishes.
+#include "handshake_io.hpp"
 #include "raw_peer.hpp"
 #include "sync_test_util.hpp"
+#include "tcp.hpp"
+#if SYNCWS_TEST_HAVE_TLS
+#include "tls.hpp"
+#endif
 
 #include <syncws/client.hpp>
 #include <syncws/errors.hpp>
@@ -413,8 +418,13 @@ TEST_F(CloseTest, ServerCloseIsBoundedAgainstAClientThatNeverAnswers) {
     ServerOptions so = local_options();
     so.connection.close_timeout = 200ms;
     std::promise<long long> took;
+    std::promise<void> peer_silenced;
+    auto silenced = peer_silenced.get_future().share();
     auto server = start_server(
-        [&](ServerConnection& c) {
+        [&, silenced](ServerConnection& c) {
+            // Not before the peer stopped answering: a close frame in the same read as the
+            // 101 would be answered by its handshake.
+            silenced.wait();
             const auto start = Clock::now();
             c.close(1000, "bye");
             took.set_value(ms_since(start));
@@ -422,15 +432,140 @@ TEST_F(CloseTest, ServerCloseIsBoundedAgainstAClientThatNeverAnswers) {
         so);
     auto peer = RawPeer::connect(server->port());
     peer->set_auto_reply(false);
+    peer_silenced.set_value();
     auto f = took.get_future();
     ASSERT_TRUE(finishes(f));
-    EXPECT_LT(f.get(), 10000);
+    const long long ms = f.get();
+    EXPECT_GE(ms, 200) << "closed without the client's close frame";
+    EXPECT_LT(ms, 10000);
     // The client saw the close frame; then the server dropped the connection.
     auto frame = peer->read_frame();
     ASSERT_TRUE(frame);
     EXPECT_EQ(frame->opcode, Opcode::close);
     EXPECT_TRUE(peer->read_to_eof());
 }
+
+// RFC 6455 §7.1.1: once the close frames crossed, "the server MUST close the underlying TCP
+// connection immediately". The client here never sends its FIN: a server waiting for it
+// would wait the whole close_timeout.
+ServerOptions patient_close_options() {
+    ServerOptions so = local_options();
+    so.connection.close_timeout = std::chrono::minutes(10);
+    return so;
+}
+
+TEST_F(CloseTest, AServerClosesTcpOnceTheClientsCloseWasEchoed) {
+    std::promise<State> state_after;
+    auto server = start_server(
+        [&](ServerConnection& c) {
+            for (auto& message : c)
+                static_cast<void>(message);
+            c.close();
+            state_after.set_value(c.state());
+        },
+        patient_close_options());
+    auto peer = RawPeer::connect(server->port());
+    peer->send_close(1000, "done");
+    auto echo = peer->read_frame();
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->opcode, Opcode::close);
+    auto f = state_after.get_future();
+    ASSERT_TRUE(finishes(f)) << "the server waited for the client's FIN";
+    EXPECT_EQ(f.get(), State::closed);
+    EXPECT_TRUE(peer->read_to_eof());
+}
+
+TEST_F(CloseTest, AServerThatClosesFirstEndsOnceTheClientAnswered) {
+    std::promise<ServerView> report;
+    auto server = start_server(
+        [&](ServerConnection& c) {
+            c.close(4002, "bye");
+            ServerView view;
+            view.received = c.close_received();
+            view.sent = c.close_sent();
+            report.set_value(view);
+        },
+        patient_close_options());
+    auto peer = RawPeer::connect(server->port());
+    auto frame = peer->read_frame(); // and the engine answers it
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->opcode, Opcode::close);
+    auto f = report.get_future();
+    ASSERT_TRUE(finishes(f)) << "the server waited for the client's FIN";
+    const ServerView view = f.get();
+    EXPECT_EQ(view.sent, (Close{4002, "bye"}));
+    EXPECT_EQ(view.received, (Close{4002, "bye"}));
+    EXPECT_TRUE(peer->read_to_eof());
+}
+
+TEST_F(CloseTest, AFailingServerStillWaitsForTheClientToClose) {
+    // After a protocol error the client may still be sending: closing at once could reset
+    // the connection under the server's close frame (only the close frames crossing ends
+    // the wait).
+    ServerOptions so = local_options();
+    so.connection.close_timeout = 300ms;
+    std::promise<long long> took;
+    auto server = start_server(
+        [&](ServerConnection& c) {
+            const auto start = Clock::now();
+            try {
+                c.recv();
+            } catch (const ConnectionClosedError&) {
+            }
+            took.set_value(ms_since(start));
+        },
+        so);
+    auto peer = RawPeer::connect(server->port());
+    peer->set_auto_reply(false);
+    peer->send_raw(std::string("\x83\x80\0\0\0\0", 6)); // reserved opcode 3: 1002
+    auto frame = peer->read_frame();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->opcode, Opcode::close);
+    auto f = took.get_future();
+    ASSERT_TRUE(finishes(f));
+    EXPECT_GE(f.get(), 300) << "the server closed before its close timeout";
+    EXPECT_TRUE(peer->read_to_eof());
+}
+
+#if SYNCWS_TEST_HAVE_TLS
+TEST_F(CloseTest, OverTlsAServerWaitsForTheClientsCloseNotify) {
+    // The client answers the server's close_notify with its own: closing before it comes
+    // would make the kernel answer it with a reset.
+    ServerOptions so = tls_server_options();
+    so.connection.close_timeout = std::chrono::minutes(10);
+    std::promise<State> state_after;
+    auto server = start_server(
+        [&](ServerConnection& c) {
+            for (auto& message : c)
+                static_cast<void>(message);
+            c.close();
+            state_after.set_value(c.state());
+        },
+        so);
+    const auto deadline = Clock::now() + generous;
+    auto tls = net::TlsStream::client(net::connect_tcp("127.0.0.1", server->port(), deadline),
+                                      net::TlsContext::client(trusting_tls()), "localhost",
+                                      deadline);
+    auto engine = std::make_unique<ClientProtocol>(
+        parse_uri("wss://localhost:" + std::to_string(server->port()) + "/"));
+    engine->send_request(engine->connect());
+    const auto result =
+        detail::run_handshake(*engine, *tls, deadline, "test", detail::PeerBytes::awaited);
+    ASSERT_TRUE(result.response);
+    ASSERT_EQ(result.response->status, 101);
+    RawPeer peer(std::move(tls), std::move(engine));
+    peer.send_close(1000, "done");
+    auto echo = peer.read_frame();
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->opcode, Opcode::close);
+    auto f = state_after.get_future();
+    EXPECT_TRUE(still_blocked(f, 300ms)) << "the server closed before the client's close_notify";
+    peer.shutdown_write();
+    ASSERT_TRUE(finishes(f));
+    EXPECT_EQ(f.get(), State::closed);
+    EXPECT_TRUE(peer.read_to_eof());
+}
+#endif
 
 } // namespace
 } // namespace syncws::test
