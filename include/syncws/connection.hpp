@@ -45,7 +45,9 @@ struct ConnectionOptions {
     std::chrono::milliseconds ping_interval{20000};
     std::chrono::milliseconds ping_timeout{20000};
     /// How long `close()` (and a peer-initiated closing) waits for the closing handshake
-    /// and the TCP close before dropping the connection.
+    /// and the TCP close before dropping the connection. A server closes TCP itself once
+    /// the close frames crossed; it waits for the client's close after a protocol error and
+    /// over TLS (the client's close_notify).
     std::chrono::milliseconds close_timeout{10000};
     /// Write buffer water marks, in bytes: `send` blocks while more than `write_high` bytes
     /// wait to be written, until they drop to `write_low`. (Over TLS, up to 64 KiB of
@@ -144,8 +146,7 @@ public:
 
     /// Performs the closing handshake: sends a close frame after every message sent
     /// before, waits for the peer's close and the TCP close, at most `close_timeout`. A
-    /// server closes TCP itself once the close frames crossed (over TLS, after the
-    /// client's close_notify).
+    /// server closes TCP itself once the close frames crossed (see `close_timeout`).
     /// Wakes every blocked `recv` and `send`. Safe to call more than once and from any
     /// thread; returns when the connection is closed. Never throws for network errors.
     void close(std::uint16_t code = 1000, std::string_view reason = {});

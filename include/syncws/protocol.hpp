@@ -163,12 +163,13 @@ public:
     /// True once every byte has been handed out and the TCP connection should be
     /// half-closed (shutdown of the write side). Stays true.
     bool eof_to_send() const noexcept;
-    /// True when the peer is expected to close the TCP connection (the closing handshake
-    /// finished on a client, or the connection failed): arm a close timeout then. A server
-    /// whose close frames crossed (`close_sent()` and `close_received()`) may instead close
-    /// the socket as soon as its half-close is out: "the server MUST close the underlying
-    /// TCP connection immediately" (RFC 6455 §7.1.1). syncws's runtime does, except over
-    /// TLS, whose peer answers with a close_notify of its own.
+    /// True when the peer is expected to close the TCP connection (we sent a close frame,
+    /// or the connection or its handshake failed) and has not yet: arm a close timeout then.
+    /// A server whose close frames crossed (`close_sent()` and `close_received()`, no
+    /// `protocol_error()`) may instead close the socket as soon as its half-close is out:
+    /// "the server MUST close the underlying TCP connection immediately" (RFC 6455
+    /// §7.1.1). syncws's runtime does, except over TLS, whose peer answers with a
+    /// close_notify of its own.
     bool close_expected() const noexcept;
 
     // ----- observers -----------------------------------------------------------------

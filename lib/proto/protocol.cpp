@@ -174,7 +174,8 @@ bool Protocol::eof_to_send() const noexcept {
 bool Protocol::close_expected() const noexcept {
     // We expect the peer to close TCP once we sent a close frame (or failed the
     // handshake) and it has not closed yet; websockets' rule. A server that already
-    // half-closed still waits for the client's FIN.
+    // half-closed still expects the client's FIN, though it may close without it once the
+    // close frames crossed (see the header): the runtime decides.
     if (impl_->eof_received) return false;
     return impl_->state == State::closing || impl_->handshake_error != nullptr;
 }

@@ -430,10 +430,12 @@ bool ConnectionCore::server_may_close_locked() const {
     // RFC 6455 §7.1.1: once the close frames crossed, "the server MUST close the underlying
     // TCP connection immediately". Its FIN is out, and the client sends nothing after its
     // close frame: waiting for the client's FIN cost a sleep and a wake-up per connection
-    // (handshakes/s, README). Unless the client answers the half-close (TLS close_notify).
+    // (handshakes/s, README). Not after a protocol error (the client may still be sending:
+    // closing could reset the connection under our close frame), nor when the client
+    // answers the half-close (TLS close_notify).
     return eof_sent_ && !aborted_ && engine_->side() == Side::server &&
-           engine_->close_received() && engine_->close_sent() && !output_waiting_locked() &&
-           !stream_->half_close_is_answered();
+           engine_->close_received() && engine_->close_sent() && !engine_->protocol_error() &&
+           !output_waiting_locked() && !stream_->half_close_is_answered();
 }
 
 void ConnectionCore::end_of_input_locked() {

@@ -57,8 +57,15 @@ struct Server::Impl {
     ServerOptions options;
     ServerHandshakeOptions handshake;
     std::unique_ptr<net::Listener> listener;
-    // A request is usually in when accept() returns: the handshake reads before it waits.
     bool listener_defers_accept = false;
+    // With defer-accept, the request is usually in when accept() returns. Over TLS that
+    // was the ClientHello; the request comes after the TLS handshake.
+    detail::PeerBytes peer_bytes_at_accept() const {
+#if SYNCWS_HAVE_TLS
+        if (tls) return detail::PeerBytes::awaited;
+#endif
+        return listener_defers_accept ? detail::PeerBytes::likely_in : detail::PeerBytes::awaited;
+    }
 #if SYNCWS_HAVE_TLS
     std::shared_ptr<net::TlsContext> tls;
 #endif
@@ -377,8 +384,7 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd, boo
         auto engine = std::make_unique<ServerProtocol>(handshake, protocol);
         auto result =
             detail::run_handshake(*engine, *stream, deadline, "opening handshake with " + peer,
-                                  listener_defers_accept ? detail::PeerBytes::likely_in
-                                                         : detail::PeerBytes::awaited);
+                                  peer_bytes_at_accept());
         // The request is in: from here the handshake no longer waits on the client.
         watch.release();
         if (!result.request) {

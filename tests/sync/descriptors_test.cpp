@@ -102,8 +102,7 @@ TEST_F(DescriptorsTest, AServerConnectionNeedsOnlyItsSocket) {
     const std::string uri = uri_of(*server);
     // Three left: the client's wake-up descriptor and socket, and the socket the server
     // accepts. (Or two, if an acceptor already waits in accept(2), which holds the number
-    // it will return. The duplicate the server makes to cut a handshake short at shutdown
-    // takes what is left, or fails quietly: the handshake then just cannot be cut short.)
+    // it will return.)
     DescriptorHog hog(3);
     ASSERT_TRUE(hog.exhausted_the_table());
     expect_echo(uri);
