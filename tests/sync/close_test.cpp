@@ -448,6 +448,16 @@ TEST_F(CloseTest, ServerCloseIsBoundedAgainstAClientThatNeverAnswers) {
 // RFC 6455 §7.1.1: once the close frames crossed, "the server MUST close the underlying TCP
 // connection immediately". The client here never sends its FIN: a server waiting for it
 // would wait the whole close_timeout.
+/// A handler that receives until the client closes, closes, and reports the state after.
+Handler receive_close_report_state(std::promise<State>& state_after) {
+    return [&state_after](ServerConnection& c) {
+        for (auto& message : c)
+            static_cast<void>(message);
+        c.close();
+        state_after.set_value(c.state());
+    };
+}
+
 ServerOptions patient_close_options() {
     ServerOptions so = local_options();
     so.connection.close_timeout = std::chrono::minutes(10);
@@ -457,12 +467,7 @@ ServerOptions patient_close_options() {
 TEST_F(CloseTest, AServerClosesTcpOnceTheClientsCloseWasEchoed) {
     std::promise<State> state_after;
     auto server = start_server(
-        [&](ServerConnection& c) {
-            for (auto& message : c)
-                static_cast<void>(message);
-            c.close();
-            state_after.set_value(c.state());
-        },
+        receive_close_report_state(state_after),
         patient_close_options());
     auto peer = RawPeer::connect(server->port());
     peer->send_close(1000, "done");
@@ -538,12 +543,7 @@ TEST_F(CloseTest, OverTlsAServerWaitsForTheClientsCloseNotify) {
     so.connection.close_timeout = std::chrono::minutes(10);
     std::promise<State> state_after;
     auto server = start_server(
-        [&](ServerConnection& c) {
-            for (auto& message : c)
-                static_cast<void>(message);
-            c.close();
-            state_after.set_value(c.state());
-        },
+        receive_close_report_state(state_after),
         so);
     const auto deadline = Clock::now() + generous;
     auto tls = net::TlsStream::client(net::connect_tcp("127.0.0.1", server->port(), deadline),

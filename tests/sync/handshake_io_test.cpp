@@ -12,10 +12,12 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace syncws::test {
 namespace {
 
+using detail::HandshakeResult;
 using detail::PeerBytes;
 using detail::run_handshake;
 
@@ -66,52 +68,55 @@ public:
     std::string remote_address() const override { return "remote"; }
 };
 
-TEST(RunHandshake, AServerThatExpectsTheRequestReadsItWithoutWaitingFirst) {
+// A server handshake over a scripted stream: what it got, and the calls it made.
+struct Scripted {
+    HandshakeResult result;
+    int reads_without_waiting = 0;
+    int waits = 0;
+};
+
+Scripted run_scripted(std::string arrived, std::string later, PeerBytes peer_bytes) {
     ScriptedStream stream;
-    stream.arrived = request_bytes;
+    stream.arrived = std::move(arrived);
+    stream.later = std::move(later);
     ServerProtocol engine;
-    const auto result =
-        run_handshake(engine, stream, Clock::now() + generous, "test", PeerBytes::likely_in);
-    ASSERT_TRUE(result.request);
-    EXPECT_EQ(result.request->target, "/chat");
-    EXPECT_EQ(stream.reads_without_waiting, 1);
-    EXPECT_EQ(stream.waits, 0);
+    Scripted out;
+    out.result = run_handshake(engine, stream, Clock::now() + generous, "test", peer_bytes);
+    out.reads_without_waiting = stream.reads_without_waiting;
+    out.waits = stream.waits;
+    return out;
+}
+
+TEST(RunHandshake, AServerThatExpectsTheRequestReadsItWithoutWaitingFirst) {
+    const auto run = run_scripted(request_bytes, "", PeerBytes::likely_in);
+    ASSERT_TRUE(run.result.request);
+    EXPECT_EQ(run.result.request->target, "/chat");
+    EXPECT_EQ(run.reads_without_waiting, 1);
+    EXPECT_EQ(run.waits, 0);
 }
 
 TEST(RunHandshake, ARequestNotInYetIsWaitedFor) {
-    ScriptedStream stream;
-    stream.later = request_bytes;
-    ServerProtocol engine;
-    const auto result =
-        run_handshake(engine, stream, Clock::now() + generous, "test", PeerBytes::likely_in);
-    ASSERT_TRUE(result.request);
-    EXPECT_EQ(result.request->target, "/chat");
-    EXPECT_EQ(stream.reads_without_waiting, 1);
-    EXPECT_EQ(stream.waits, 1);
+    const auto run = run_scripted("", request_bytes, PeerBytes::likely_in);
+    ASSERT_TRUE(run.result.request);
+    EXPECT_EQ(run.result.request->target, "/chat");
+    EXPECT_EQ(run.reads_without_waiting, 1);
+    EXPECT_EQ(run.waits, 1);
 }
 
 TEST(RunHandshake, OnlyTheFirstReadLooksBeforeWaiting) {
-    ScriptedStream stream;
     const auto half = request_bytes.size() / 2;
-    stream.arrived = request_bytes.substr(0, half);
-    stream.later = request_bytes.substr(half);
-    ServerProtocol engine;
-    const auto result =
-        run_handshake(engine, stream, Clock::now() + generous, "test", PeerBytes::likely_in);
-    ASSERT_TRUE(result.request);
-    EXPECT_EQ(stream.reads_without_waiting, 1);
-    EXPECT_EQ(stream.waits, 1);
+    const auto run = run_scripted(request_bytes.substr(0, half), request_bytes.substr(half),
+                                  PeerBytes::likely_in);
+    ASSERT_TRUE(run.result.request);
+    EXPECT_EQ(run.reads_without_waiting, 1);
+    EXPECT_EQ(run.waits, 1);
 }
 
 TEST(RunHandshake, AnAwaitedAnswerIsWaitedForBeforeEachRead) {
-    ScriptedStream stream;
-    stream.arrived = request_bytes;
-    ServerProtocol engine;
-    const auto result =
-        run_handshake(engine, stream, Clock::now() + generous, "test", PeerBytes::awaited);
-    ASSERT_TRUE(result.request);
-    EXPECT_EQ(stream.reads_without_waiting, 0);
-    EXPECT_EQ(stream.waits, 1);
+    const auto run = run_scripted(request_bytes, "", PeerBytes::awaited);
+    ASSERT_TRUE(run.result.request);
+    EXPECT_EQ(run.reads_without_waiting, 0);
+    EXPECT_EQ(run.waits, 1);
 }
 
 struct LoopbackPair {
@@ -131,8 +136,8 @@ TEST(RunHandshake, OnASocketTheRequestAlreadyInIsRead) {
     auto pair = connect_pair();
     pair.client->write_all(request_bytes.data(), request_bytes.size());
     ServerProtocol engine;
-    const auto result = run_handshake(engine, *pair.server, Clock::now() + generous, "test",
-                                      PeerBytes::likely_in);
+    const auto result =
+        run_handshake(engine, *pair.server, Clock::now() + generous, "test", PeerBytes::likely_in);
     ASSERT_TRUE(result.request);
     EXPECT_EQ(result.request->target, "/chat");
 }
@@ -153,8 +158,8 @@ TEST(RunHandshake, OnASocketAClientThatLeftEndsTheHandshakeWithoutARequest) {
     auto pair = connect_pair();
     pair.client.reset();
     ServerProtocol engine;
-    const auto result = run_handshake(engine, *pair.server, Clock::now() + generous, "test",
-                                      PeerBytes::likely_in);
+    const auto result =
+        run_handshake(engine, *pair.server, Clock::now() + generous, "test", PeerBytes::likely_in);
     EXPECT_FALSE(result.request);
 }
 
