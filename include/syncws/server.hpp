@@ -78,7 +78,8 @@ struct ServerOptions {
     std::optional<TlsOptions> tls;
     /// Receive limits, keepalive, close timeout, write buffer, logging of connections.
     ConnectionOptions connection;
-    /// Where the server logs (accept errors, handler exceptions); silent when empty.
+    /// Where the server logs (accept errors, handler exceptions); silent when empty. It
+    /// runs on the server's threads: it must not block for long or call `shutdown()`.
     Logger logger;
 };
 
@@ -103,7 +104,12 @@ public:
     /// `shutdown()` it does nothing. Throws `NetworkError` if no thread can be started.
     void start();
     /// Stops accepting, closes open connections with `code` (default 1001, going away),
-    /// waits up to each connection's close timeout, and joins every thread. Idempotent.
+    /// waits up to each connection's close timeout, and joins every thread. Idempotent: a
+    /// call while another runs waits for it to finish, except from a handler or hook,
+    /// which returns at once (the first call waits for that handler to end). Not from a
+    /// logger: it runs on threads that shutdown() waits for. Throws `std::invalid_argument`
+    /// for a code or reason a close frame cannot carry (see `Close`), before anything is
+    /// shut down.
     void shutdown(std::uint16_t code = 1001, std::string_view reason = {});
 
     /// The bound TCP port (0 for a Unix socket).

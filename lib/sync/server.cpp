@@ -98,12 +98,16 @@ struct Server::Impl {
     std::size_t handlers = 0;           // guarded by mutex: connections being served
     std::condition_variable acceptors_cv; // `acceptors` fell to 0 after stopping
     bool keeper_stop = false;           // guarded by mutex: after the connections' closes
-    std::condition_variable stop_cv;    // signals `stopping`
+    std::condition_variable stop_cv;    // signals `stopping` and `shutdown_done`
     std::condition_variable keeper_cv;  // `keeper_stop`, and a connection to an asleep keeper
     bool keeper_asleep = false;         // guarded by mutex
     std::uint16_t shutdown_code = 1001; // guarded by mutex
     std::string shutdown_reason;        // guarded by mutex
-    std::mutex shutdown_mutex;
+    bool shutdown_done = false;         // guarded by mutex
+    // True on a thread of this server's tasks (a handler, an acceptor, a refusal).
+    bool runs_this_thread() const noexcept {
+        return pool->runs_this_thread() || refusals->runs_this_thread();
+    }
 };
 
 Server::Server(Handler handler, ServerOptions options)
@@ -490,11 +494,19 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd, boo
 
 void Server::shutdown(std::uint16_t code, std::string_view reason) {
     Impl& s = *impl_;
-    std::lock_guard once(s.shutdown_mutex);
+    // A code or reason that cannot be sent throws std::invalid_argument here, not halfway
+    // through, with the listener gone and the connections still open.
+    static_cast<void>(Close{code, std::string(reason)}.serialize());
     std::vector<std::shared_ptr<detail::ConnectionCore>> open;
     {
-        std::lock_guard lock(s.mutex);
-        if (s.stopping) return;
+        std::unique_lock lock(s.mutex);
+        if (s.stopping) {
+            // Another call is shutting down. From outside, wait until it is done, as the
+            // first caller does. From one of our tasks, return at once: that call waits
+            // for this task to end (two handlers stopping their server together).
+            if (!s.runs_this_thread()) s.stop_cv.wait(lock, [&] { return s.shutdown_done; });
+            return;
+        }
         s.stopping = true;
         s.stop_cv.notify_all();
         s.shutdown_code = code;
@@ -526,6 +538,11 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.keeper_cv.notify_all();
     s.keeper_thread.join();
+    {
+        std::lock_guard lock(s.mutex);
+        s.shutdown_done = true;
+    }
+    s.stop_cv.notify_all();
 }
 
 std::vector<Connection> Server::connections() const {

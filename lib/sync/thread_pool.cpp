@@ -111,6 +111,10 @@ void ThreadPool::shutdown() {
     all.clear(); // joins
 }
 
+bool ThreadPool::runs_this_thread() const noexcept {
+    return current_pool == this;
+}
+
 std::size_t ThreadPool::busy() const {
     std::lock_guard lock(mutex_);
     return busy_;

@@ -35,6 +35,8 @@ public:
     void shutdown();
     /// Tasks running or about to run.
     std::size_t busy() const;
+    /// True on a thread running one of this pool's tasks.
+    bool runs_this_thread() const noexcept;
 
 private:
     struct Worker {

@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <utility>
@@ -531,6 +533,56 @@ TEST_F(ServerTest, AHandlerCanShutDownItsServer) {
         }
     }
     server.reset(); // joins the handler that called shutdown()
+}
+
+TEST_F(ServerTest, AHandlerStoppingTheServerDuringAnotherShutdownReturnsAtOnce) {
+    // The first handler's shutdown() closes the second's connection, whose handler then
+    // calls shutdown() too, while the first waits for that handler to end.
+    Server* self = nullptr;
+    std::promise<void> second_returned;
+    auto server = start_server([&](ServerConnection& c) {
+        try {
+            for (;;) {
+                auto message = c.recv();
+                if (message.data == "stop") return self->shutdown(1001, "asked to stop");
+                c.send_text(message.data);
+            }
+        } catch (const ConnectionClosed&) {
+            self->shutdown(1001, "stopping too");
+            second_returned.set_value();
+        }
+    });
+    self = server.get();
+    auto waiting = connect(uri_of(*server));
+    // Its handler is running (and back in recv) once it echoes.
+    waiting.send_text("ready?");
+    ASSERT_EQ(waiting.recv().data, "ready?");
+    auto stopping = connect(uri_of(*server));
+    stopping.send_text("stop");
+    auto returned = second_returned.get_future();
+    ASSERT_TRUE(finishes(returned)) << "the second handler's shutdown() did not return";
+    EXPECT_THROW(waiting.recv(), ConnectionClosedOK);
+    auto destroyed = run_async([&] { server.reset(); });
+    ASSERT_TRUE(finishes(destroyed));
+}
+
+TEST_F(ServerTest, ShutdownWithAnUnsendableCodeThrowsBeforeStoppingAnything) {
+    auto server = start_server(echo_handler());
+    auto client = connect(uri_of(*server));
+    EXPECT_THROW(server->shutdown(1004), std::invalid_argument);
+    EXPECT_THROW(server->shutdown(1000, std::string(124, 'x')), std::invalid_argument);
+    // Still accepting and serving.
+    auto later = connect(uri_of(*server));
+    later.send_text("still here");
+    EXPECT_EQ(later.recv().data, "still here");
+    server->shutdown();
+    try {
+        client.recv();
+        FAIL() << "recv returned a message";
+    } catch (const ConnectionClosedOK& e) {
+        ASSERT_TRUE(e.received());
+        EXPECT_EQ(e.received()->code, 1001);
+    }
 }
 
 TEST_F(ServerTest, ThrowingRequestHookGets500) {
