@@ -450,7 +450,8 @@ SocksReply socks_reply(unsigned char rep) {
 }
 
 // RFC 1928 §5: ATYP and DST.ADDR for `host`.
-std::string socks_address(std::string_view host, std::uint16_t port, const ProxyConfig& proxy) {
+std::string socks_address(std::string_view host, std::uint16_t port, const ProxyConfig& proxy,
+                          const Resolver& resolver, Deadline deadline) {
     std::optional<IpAddress> ip = parse_ip(host);
     if (!ip) {
         const std::string_view name = strip_brackets(host);
@@ -465,8 +466,8 @@ std::string socks_address(std::string_view host, std::uint16_t port, const Proxy
             }
             return std::string(1, '\x03') + static_cast<char>(name.size()) + std::string(name);
         }
-        // socks5://: resolved here (not bounded by the deadline, as with direct connections).
-        const Endpoint first = resolve(host, port).front();
+        // socks5://: resolved here, as a direct connection would.
+        const Endpoint first = resolve(resolver, host, port, deadline).front();
         ip.emplace();
         ip->family = first.family;
         if (first.family == AF_INET6) {
@@ -696,14 +697,14 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 // ----- SOCKS5 -------------------------------------------------------------------------------
 
 void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
-                    const ProxyConfig& proxy, Deadline deadline) {
+                    const ProxyConfig& proxy, Deadline deadline, const Resolver& resolver) {
     const std::string who = "SOCKS5 proxy " + proxy.address();
     check_target_host(host, who);
     const std::string target = host_port(host, port);
     const bool credentials = has_credentials(proxy);
     // Before anything is sent: a name too long to send, or one that does not resolve, fails
     // without bothering the proxy.
-    const std::string address = socks_address(host, port, proxy);
+    const std::string address = socks_address(host, port, proxy, resolver, deadline);
     const auto read = [&](std::size_t n, const std::string& step) {
         return read_exactly(stream, n, deadline, who + " to answer " + step,
                             who + " closed the connection instead of answering " + step);
@@ -798,9 +799,9 @@ void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
 }
 
 void open_tunnel(Stream& stream, std::string_view host, std::uint16_t port,
-                 const ProxyConfig& proxy, Deadline deadline) {
+                 const ProxyConfig& proxy, Deadline deadline, const Resolver& resolver) {
     if (proxy.is_socks()) {
-        socks5_connect(stream, host, port, proxy, deadline);
+        socks5_connect(stream, host, port, proxy, deadline, resolver);
     } else {
         http_connect(stream, host, port, proxy, deadline);
     }

@@ -4,6 +4,7 @@
 // WebSocket: after `http_connect` or `socks5_connect` the stream is a tunnel to the target.
 #pragma once
 
+#include "resolve.hpp"
 #include "stream.hpp"
 
 #include <cstdint>
@@ -120,7 +121,7 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 /// connected to (RFC 1928): offers "no authentication", and "username/password" (RFC 1929)
 /// when the proxy URL has credentials; then asks for a CONNECT. With `socks5h` a host name
 /// is sent as such (at most 255 bytes) for the proxy to resolve; with `socks5` it is resolved
-/// here and its first address is sent. IP literals are sent as addresses either way.
+/// here (with `resolver`, see `connect_tcp`) and its first address is sent. IP literals are sent as addresses either way.
 /// It reads exactly the proxy's replies, so nothing of the tunnel is consumed.
 ///
 /// Throws:
@@ -138,11 +139,11 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 /// - `Timeout` when `deadline` passes; `NetworkError` or `TlsError` from `stream`.
 /// Thread safety: uses `stream` as its reader and writer.
 void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
-                    const ProxyConfig& proxy, Deadline deadline);
+                    const ProxyConfig& proxy, Deadline deadline, const Resolver& resolver = {});
 
 /// `http_connect` or `socks5_connect`, as `proxy.scheme` says. The stream must already reach
 /// the proxy (over TLS for `https`).
 void open_tunnel(Stream& stream, std::string_view host, std::uint16_t port,
-                 const ProxyConfig& proxy, Deadline deadline);
+                 const ProxyConfig& proxy, Deadline deadline, const Resolver& resolver = {});
 
 } // namespace syncws::net

@@ -125,4 +125,9 @@ std::vector<Endpoint> resolve(std::string_view host, std::uint16_t port, bool pa
     return endpoints;
 }
 
+std::vector<Endpoint> resolve(const Resolver& resolver, std::string_view host,
+                              std::uint16_t port, Deadline deadline) {
+    return resolver ? resolver(host, port, deadline) : resolve(host, port);
+}
+
 } // namespace syncws::net

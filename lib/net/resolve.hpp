@@ -1,7 +1,10 @@
 // Name resolution and socket address formatting.
 #pragma once
 
+#include "stream.hpp"
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
@@ -28,6 +31,16 @@ struct Endpoint {
 /// Throws: `NetworkError` "DNS lookup failed for host: <gai_strerror text>".
 /// Thread safety: reentrant.
 std::vector<Endpoint> resolve(std::string_view host, std::uint16_t port, bool passive = false);
+
+/// What the connecting calls use to resolve a name before a deadline. Bounding
+/// getaddrinfo() takes a thread, which this layer does not start: the runtime passes one
+/// that does (lib/sync/resolve_until.hpp). Empty: `resolve`, unbounded.
+using Resolver = std::function<std::vector<Endpoint>(std::string_view host,
+                                                     std::uint16_t port, Deadline deadline)>;
+
+/// `resolver(host, port, deadline)`, or `resolve(host, port)` if `resolver` is empty.
+std::vector<Endpoint> resolve(const Resolver& resolver, std::string_view host,
+                              std::uint16_t port, Deadline deadline);
 
 /// True if `host` is an IPv4 or IPv6 literal (IPv6 with or without brackets).
 bool is_ip_literal(std::string_view host);

@@ -66,10 +66,10 @@ Attempt try_connect(const Endpoint& endpoint, Deadline deadline) {
 } // namespace
 
 std::unique_ptr<SocketStream> connect_tcp(std::string_view host, std::uint16_t port,
-                                          Deadline deadline) {
+                                          Deadline deadline, const Resolver& resolver) {
     auto start = std::chrono::steady_clock::now();
     std::string target = host_port(host, port);
-    std::vector<Endpoint> endpoints = resolve(host, port);
+    std::vector<Endpoint> endpoints = resolve(resolver, host, port, deadline);
 
     int last_error = 0;
     std::string tried;

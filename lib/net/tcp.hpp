@@ -1,6 +1,7 @@
 // TCP client connections.
 #pragma once
 
+#include "resolve.hpp"
 #include "socket.hpp"
 
 #include <cstdint>
@@ -9,17 +10,17 @@
 
 namespace syncws::net {
 
-/// Connects to `host`:`port` over TCP: resolves the name (IPv4 and IPv6), then tries each
-/// address in turn, each with what is left of the one `deadline`. The socket gets
+/// Connects to `host`:`port` over TCP: resolves the name (IPv4 and IPv6) with `resolver`,
+/// then tries each address in turn, each with what is left of the one `deadline`. The socket gets
 /// TCP_NODELAY (WebSocket frames are small and latency-bound) and close-on-exec, and is in
 /// blocking mode when returned.
 ///
 /// Throws: `NetworkError` "DNS lookup failed for host: …"; `NetworkError` "cannot connect to
 /// host:port …" with the last address's errno (refused, unreachable); `Timeout` "timed out
-/// connecting to host:port after N ms" when the deadline passes (name resolution itself is
-/// not bounded: getaddrinfo() has no timeout).
+/// connecting to host:port after N ms" when the deadline passes (name resolution is bounded
+/// only if `resolver` bounds it: getaddrinfo() has no timeout).
 /// Thread safety: reentrant.
 std::unique_ptr<SocketStream> connect_tcp(std::string_view host, std::uint16_t port,
-                                          Deadline deadline);
+                                          Deadline deadline, const Resolver& resolver = {});
 
 } // namespace syncws::net

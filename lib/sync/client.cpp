@@ -1,6 +1,7 @@
 #include "connection_core.hpp"
 #include "handshake_io.hpp"
 #include "proxy.hpp"
+#include "resolve_until.hpp"
 #include "tcp.hpp"
 #include "unix.hpp"
 
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 #if SYNCWS_HAVE_TLS
 #include "tls.hpp"
 #endif
@@ -38,11 +40,18 @@ std::optional<net::ProxyConfig> choose_proxy(const Uri& uri, const ClientOptions
     return net::parse_proxy_url(*url);
 }
 
+// Names are resolved within open_timeout too.
+std::vector<net::Endpoint> resolve_in_time(std::string_view host, std::uint16_t port,
+                                           net::Deadline deadline) {
+    return detail::resolve_until(host, port, deadline);
+}
+
 // TCP to the proxy, TLS to it for https://, then CONNECT or SOCKS5: a stream that reaches
 // the server. Everything within the one `deadline`.
 std::unique_ptr<net::Stream> open_tunnel(const Uri& uri, const net::ProxyConfig& proxy,
                                          const ClientOptions& options, net::Deadline deadline) {
-    std::unique_ptr<net::Stream> stream = net::connect_tcp(proxy.host, proxy.port, deadline);
+    std::unique_ptr<net::Stream> stream =
+        net::connect_tcp(proxy.host, proxy.port, deadline, resolve_in_time);
     if (proxy.scheme == net::ProxyScheme::https) {
 #if SYNCWS_HAVE_TLS
         auto context = net::TlsContext::client(options.proxy_tls);
@@ -52,7 +61,7 @@ std::unique_ptr<net::Stream> open_tunnel(const Uri& uri, const net::ProxyConfig&
         no_tls("https:// proxy");
 #endif
     }
-    net::open_tunnel(*stream, uri.host, uri.port, proxy, deadline);
+    net::open_tunnel(*stream, uri.host, uri.port, proxy, deadline, resolve_in_time);
     return stream;
 }
 
@@ -64,7 +73,7 @@ std::unique_ptr<net::Stream> open_stream(const Uri& uri, const ClientOptions& op
     else if (const auto proxy = choose_proxy(uri, options))
         stream = open_tunnel(uri, *proxy, options, deadline);
     else
-        stream = net::connect_tcp(uri.host, uri.port, deadline);
+        stream = net::connect_tcp(uri.host, uri.port, deadline, resolve_in_time);
     if (!uri.secure) return stream;
 #if SYNCWS_HAVE_TLS
     // Through a tunnel too, SNI and verification are for the server's host, not the proxy's.
