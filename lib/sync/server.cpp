@@ -421,6 +421,10 @@ void Server::Impl::handle(std::unique_ptr<net::Stream> stream, int watch_fd, boo
             // A failing hook is the server's fault: say so (500) rather than hang up.
             log(LogLevel::error, "request hook failed for " + peer + ": " + e.what());
             response = engine->reject(500, "Internal Server Error");
+        } catch (...) {
+            log(LogLevel::error,
+                "request hook failed for " + peer + " with a non-standard exception");
+            response = engine->reject(500, "Internal Server Error");
         }
         if (!options.server_header.empty() && !response.headers.contains("Server"))
             response.headers.add("Server", options.server_header);

@@ -601,6 +601,22 @@ TEST_F(ServerTest, ThrowingRequestHookGets500) {
     EXPECT_EQ(client.recv().data, "fine");
 }
 
+TEST_F(ServerTest, ANonStandardExceptionFromAHookGets500Too) {
+    ServerOptions so = local_options();
+    LogCapture log;
+    so.logger = log.logger();
+    so.process_response = [](const Request& request, Response&) {
+        if (request.target == "/bug") throw 42;
+    };
+    auto server = start_server(echo_handler(), so);
+    EXPECT_EQ(refused_response(uri_of(*server, "/bug")).status, 500);
+    EXPECT_TRUE(log.wait_for("request hook failed for 127.0.0.1:")) << log.all();
+    EXPECT_TRUE(log.wait_for("with a non-standard exception")) << log.all();
+    auto client = connect(uri_of(*server, "/fine"));
+    client.send_text("fine");
+    EXPECT_EQ(client.recv().data, "fine");
+}
+
 TEST_F(ServerTest, ServeForeverReturnsAfterShutdown) {
     auto server = std::make_unique<Server>(echo_handler(), local_options());
     auto serving = run_async([&] { server->serve_forever(); });
