@@ -31,6 +31,10 @@ then
     exit 1
 fi
 
+# The session stays on this machine: proxy variables (which apt-get above may need) must
+# not send the client to a proxy.
+on_loopback=(env -u http_proxy -u HTTP_PROXY -u all_proxy -u ALL_PROXY)
+
 # Port 0: the kernel picks a free port; the server prints the address it got on its first
 # line, which we wait for through a FIFO (no polling).
 mkfifo "$work/server"
@@ -45,12 +49,12 @@ echo "==> echo server listening on $address"
 
 if [[ -t 0 ]]; then
     echo "==> build/samples/syncws $url   (type messages; Ctrl-D to close)"
-    build/samples/syncws "$url"
+    "${on_loopback[@]}" build/samples/syncws "$url"
     exit
 fi
 
 echo "==> scripted session: build/samples/syncws $url"
-coproc CLIENT { build/samples/syncws "$url" 2>&1; }
+coproc CLIENT { "${on_loopback[@]}" build/samples/syncws "$url" 2>&1; }
 read -r -t 10 greeting <&"${CLIENT[0]}"
 echo "$greeting"
 for message in "Hello, syncws!" "κόσμε — UTF-8 travels intact" "{\"type\":\"bye\"}"; do
