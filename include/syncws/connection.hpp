@@ -61,7 +61,8 @@ struct ConnectionOptions {
     std::size_t write_low = 256 * 1024;
     /// Stack size of the connection's I/O thread (it needs little).
     std::size_t thread_stack_size = 256 * 1024;
-    /// Where syncws logs; silent when empty.
+    /// Where syncws logs; silent when empty. It runs on the connection's threads (and a
+    /// server's keeper): it must not block for long or call `Server::shutdown()`.
     Logger logger;
 };
 

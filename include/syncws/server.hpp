@@ -105,8 +105,9 @@ public:
     void start();
     /// Stops accepting, closes open connections with `code` (default 1001, going away),
     /// waits up to each connection's close timeout, and joins every thread. Idempotent: a
-    /// call while another runs waits for it to finish, except from a handler or hook,
-    /// which returns at once (the first call waits for that handler to end). Not from a
+    /// call while another runs waits for it to finish, except on a handler's or hook's own
+    /// thread, where it returns at once (the first call waits for that handler to end; a
+    /// handler that joins a thread of its own calling shutdown() deadlocks). Not from a
     /// logger: it runs on threads that shutdown() waits for. Throws `std::invalid_argument`
     /// for a code or reason a close frame cannot carry (see `Close`), before anything is
     /// shut down.

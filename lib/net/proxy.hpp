@@ -139,7 +139,8 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 /// - `Timeout` when `deadline` passes; `NetworkError` or `TlsError` from `stream`.
 /// Thread safety: uses `stream` as its reader and writer.
 void socks5_connect(Stream& stream, std::string_view host, std::uint16_t port,
-                    const ProxyConfig& proxy, Deadline deadline, const Resolver& resolver = {});
+                    const ProxyConfig& proxy, Deadline deadline,
+                    const Resolver& resolver = {});
 
 /// `http_connect` or `socks5_connect`, as `proxy.scheme` says. The stream must already reach
 /// the proxy (over TLS for `https`).

@@ -17,8 +17,9 @@ namespace syncws::net {
 ///
 /// Throws: `NetworkError` "DNS lookup failed for host: …"; `NetworkError` "cannot connect to
 /// host:port …" with the last address's errno (refused, unreachable); `Timeout` "timed out
-/// connecting to host:port after N ms" when the deadline passes (name resolution is bounded
-/// only if `resolver` bounds it: getaddrinfo() has no timeout).
+/// connecting to host:port after N ms" when the deadline passes; what `resolver` throws
+/// (the runtime's: `Timeout` "DNS lookup for host timed out after N ms"). Name resolution is
+/// bounded only if `resolver` bounds it: getaddrinfo() has no timeout.
 /// Thread safety: reentrant.
 std::unique_ptr<SocketStream> connect_tcp(std::string_view host, std::uint16_t port,
                                           Deadline deadline, const Resolver& resolver = {});

@@ -36,6 +36,8 @@ std::vector<net::Endpoint> resolve_until(std::string_view host, std::uint16_t po
     // A literal is parsed, not looked up: a thread would only cost time.
     if (deadline == net::Deadline::max() || net::is_ip_literal(host)) return lookup(name, port);
     const auto start = Clock::now();
+    // No thread for a lookup nobody would wait for (the proxy took the whole deadline).
+    if (start >= deadline) throw Timeout("DNS lookup for " + name + " timed out after 0 ms");
     auto pending = std::make_shared<PendingLookup>();
     try {
         // Detached, unlike every other thread of ours: after the deadline nobody waits for

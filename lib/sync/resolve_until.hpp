@@ -21,7 +21,8 @@ using Lookup =
 /// deadline; past it, the lookup goes on in the background until the resolver's own
 /// timeouts end it (getaddrinfo() cannot be interrupted), and its result is dropped. IP
 /// literals, lookups without a deadline, and lookups for which no thread can be started
-/// run on the caller's thread. Throws what `lookup` throws (`NetworkError` for DNS).
+/// run on the caller's thread; a name whose deadline has passed is not looked up. Throws
+/// what `lookup` throws (`NetworkError` for DNS).
 /// Thread safety: reentrant; `lookup` may run after this returns.
 std::vector<net::Endpoint> resolve_until(std::string_view host, std::uint16_t port,
                                          net::Deadline deadline, Lookup lookup = {});

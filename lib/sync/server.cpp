@@ -501,6 +501,7 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     // A code or reason that cannot be sent throws std::invalid_argument here, not halfway
     // through, with the listener gone and the connections still open.
     static_cast<void>(Close{code, std::string(reason)}.serialize());
+    std::string reason_copy(reason);
     std::vector<std::shared_ptr<detail::ConnectionCore>> open;
     {
         std::unique_lock lock(s.mutex);
@@ -511,14 +512,25 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
             if (!s.runs_this_thread()) s.stop_cv.wait(lock, [&] { return s.shutdown_done; });
             return;
         }
+        open.assign(s.open.begin(), s.open.end()); // may throw: before anything changes
         s.stopping = true;
         s.stop_cv.notify_all();
         s.shutdown_code = code;
-        s.shutdown_reason = std::string(reason);
-        open.assign(s.open.begin(), s.open.end());
+        s.shutdown_reason = std::move(reason_copy);
         for (const int fd : s.handshaking)
             ::shutdown(fd, SHUT_RD);
     }
+    // Whatever happens below, callers waiting for this one must not wait for ever. The
+    // notification is made under the lock: a waiter that sees the flag may destroy the
+    // server (and the condition variable) as soon as the lock is free.
+    struct Done {
+        Impl& s;
+        ~Done() {
+            std::lock_guard lock(s.mutex);
+            s.shutdown_done = true;
+            s.stop_cv.notify_all();
+        }
+    } done{s};
     s.listener->close(); // wakes every acceptor
     {
         // Every accept() returned: the port can go (late clients are refused at once).
@@ -528,11 +540,20 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     s.listener->release();
     s.refusals->shutdown();
     // Send every close frame first, then wait: closing one by one would add up the
-    // timeouts of unresponsive clients.
-    for (auto& core : open)
-        core->begin_close(code, reason);
-    for (auto& core : open)
-        core->close(code, reason);
+    // timeouts of unresponsive clients. One that fails to close (out of memory) does not
+    // keep the others open.
+    for (auto& core : open) {
+        try {
+            core->begin_close(code, reason);
+        } catch (...) {
+        }
+    }
+    for (auto& core : open) {
+        try {
+            core->close(code, reason);
+        } catch (...) {
+        }
+    }
     s.pool->shutdown();
     // Only now: the closes above may need it (what a close frame left unwritten on a
     // connection whose loop cannot hear, a handler away during the closing handshake).
@@ -542,11 +563,6 @@ void Server::shutdown(std::uint16_t code, std::string_view reason) {
     }
     s.keeper_cv.notify_all();
     s.keeper_thread.join();
-    {
-        std::lock_guard lock(s.mutex);
-        s.shutdown_done = true;
-    }
-    s.stop_cv.notify_all();
 }
 
 std::vector<Connection> Server::connections() const {

@@ -15,10 +15,12 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <vector>
 
 namespace syncws::test {
 namespace {
@@ -68,6 +70,25 @@ TEST(Listener, WildcardIsDualStack) {
     ASSERT_TRUE(accepted_v6);
     EXPECT_EQ(accepted_v6->remote_address(), v6->local_address());
     EXPECT_EQ(accepted_v6->local_address(), v6->remote_address());
+}
+
+TEST(ConnectTcp, ResolvesWithTheResolverItIsGiven) {
+    auto listener = net::Listener::tcp("127.0.0.1", 0);
+    std::string asked;
+    const net::Resolver resolver = [&](std::string_view host, std::uint16_t port,
+                                       net::Deadline) {
+        asked = std::string(host) + ":" + std::to_string(port);
+        return net::resolve("127.0.0.1", port);
+    };
+    auto client = net::connect_tcp("service.example", listener->port(), in(generous), resolver);
+    EXPECT_EQ(asked, "service.example:" + std::to_string(listener->port()));
+    auto accepted = listener->accept();
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->remote_address(), client->local_address());
+    const net::Resolver timing_out = [](std::string_view, std::uint16_t, net::Deadline)
+        -> std::vector<net::Endpoint> { throw Timeout("DNS lookup for slow.example timed out"); };
+    EXPECT_THROW(net::connect_tcp("slow.example", listener->port(), in(generous), timing_out),
+                 Timeout);
 }
 
 TEST(Listener, ExplicitIpv6HostIsIpv6Only) {

@@ -98,8 +98,28 @@ TEST_F(ResolveUntilTest, LiteralsAndLookupsWithoutADeadlineRunOnTheCallersThread
         EXPECT_EQ(ran_on, std::this_thread::get_id()) << literal;
     }
     ran_on = {};
-    EXPECT_EQ(resolve_until("127.0.0.1", 80, net::Deadline::max(), lookup).size(), 1u);
+    const auto on_loopback = [&](const std::string&, std::uint16_t port) {
+        ran_on = std::this_thread::get_id();
+        return loopback(port);
+    };
+    EXPECT_EQ(resolve_until("no-deadline.example", 80, net::Deadline::max(), on_loopback).size(),
+              1u);
     EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+TEST_F(ResolveUntilTest, ANameWhoseDeadlineHasPassedIsNotLookedUp) {
+    bool looked_up = false;
+    const auto lookup = [&](const std::string&, std::uint16_t port) {
+        looked_up = true;
+        return loopback(port);
+    };
+    try {
+        resolve_until("late.example", 80, Clock::now() - 1ms, lookup);
+        FAIL() << "resolve_until returned";
+    } catch (const Timeout& e) {
+        EXPECT_TRUE(contains(e.what(), "DNS lookup for late.example timed out")) << e.what();
+    }
+    EXPECT_FALSE(looked_up);
 }
 
 TEST_F(ResolveUntilTest, WithoutAStandInItIsGetaddrinfo) {

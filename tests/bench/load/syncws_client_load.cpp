@@ -182,6 +182,7 @@ struct Shared {
 syncws::ClientOptions client_options(const Args& a) {
     syncws::ClientOptions options;
     options.compression = false;
+    options.proxy_from_environment = false; // it measures the server named, not a proxy
     options.connection.max_size = std::nullopt; // bulk messages reach 16 MiB and beyond
     if (a.insecure) options.tls.insecure_skip_verify = true;
     if (!a.ca_file.empty()) options.tls.ca_file = a.ca_file;
