@@ -121,8 +121,9 @@ void http_connect(Stream& stream, std::string_view host, std::uint16_t port,
 /// connected to (RFC 1928): offers "no authentication", and "username/password" (RFC 1929)
 /// when the proxy URL has credentials; then asks for a CONNECT. With `socks5h` a host name
 /// is sent as such (at most 255 bytes) for the proxy to resolve; with `socks5` it is resolved
-/// here (with `resolver`, see `connect_tcp`) and its first address is sent. IP literals are sent as addresses either way.
-/// It reads exactly the proxy's replies, so nothing of the tunnel is consumed.
+/// here (with `resolver`, see `connect_tcp`) and its first address is sent. IP literals are
+/// sent as addresses either way. It reads exactly the proxy's replies, so nothing of the
+/// tunnel is consumed.
 ///
 /// Throws:
 /// - `NetworkError` when the proxy reports that the target itself failed, with the matching

@@ -11,9 +11,9 @@
 namespace syncws::net {
 
 /// Connects to `host`:`port` over TCP: resolves the name (IPv4 and IPv6) with `resolver`,
-/// then tries each address in turn, each with what is left of the one `deadline`. The socket gets
-/// TCP_NODELAY (WebSocket frames are small and latency-bound) and close-on-exec, and is in
-/// blocking mode when returned.
+/// then tries each address in turn, each with what is left of the one `deadline`. The
+/// socket gets TCP_NODELAY (WebSocket frames are small and latency-bound) and
+/// close-on-exec, and is in blocking mode when returned.
 ///
 /// Throws: `NetworkError` "DNS lookup failed for host: …"; `NetworkError` "cannot connect to
 /// host:port …" with the last address's errno (refused, unreachable); `Timeout` "timed out

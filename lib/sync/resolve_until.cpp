@@ -33,7 +33,8 @@ std::vector<net::Endpoint> resolve_until(std::string_view host, std::uint16_t po
     if (!lookup)
         lookup = [](const std::string& name, std::uint16_t p) { return net::resolve(name, p); };
     std::string name(host);
-    // A literal is parsed, not looked up: a thread would only cost time.
+    // Nothing to bound without a deadline, and a literal is parsed, not looked up: a thread
+    // would only cost time.
     if (deadline == net::Deadline::max() || net::is_ip_literal(host)) return lookup(name, port);
     const auto start = Clock::now();
     // No thread for a lookup nobody would wait for (the proxy took the whole deadline).
