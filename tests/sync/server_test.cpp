@@ -40,6 +40,21 @@ Response refused_response(const std::string& uri, const ClientOptions& options =
     return {};
 }
 
+// The close frame the next recv() on `client` ends with, cleanly. A message, a dropped
+// connection or a close without a frame fails the test (and gives nullopt).
+std::optional<Close> clean_close_received(ClientConnection& client) {
+    try {
+        client.recv();
+        ADD_FAILURE() << "recv returned a message";
+    } catch (const ConnectionClosedOK& e) {
+        if (!e.received()) ADD_FAILURE() << "closed without a close frame";
+        return e.received();
+    } catch (const ConnectionClosedError& e) {
+        ADD_FAILURE() << "the connection was dropped: " << e.what();
+    }
+    return std::nullopt;
+}
+
 std::optional<Response> health_and_auth(const Request& request) {
     if (request.target == "/health") {
         Response response;
@@ -499,15 +514,9 @@ TEST_F(ServerTest, ShutdownRacingAHandshakeStillClosesWith1001) {
     ClientOptions co;
     co.unix_socket = path;
     auto client = connect("ws://localhost/", co);
-    try {
-        client.recv();
-        FAIL() << "recv returned a message";
-    } catch (const ConnectionClosedOK& e) {
-        ASSERT_TRUE(e.received());
-        EXPECT_EQ(e.received()->code, 1001);
-    } catch (const ConnectionClosedError& e) {
-        ADD_FAILURE() << "the connection was dropped: " << e.what();
-    }
+    const auto close = clean_close_received(client);
+    ASSERT_TRUE(close);
+    EXPECT_EQ(close->code, 1001);
     ASSERT_TRUE(finishes(shutting));
     shutting.get();
     server.reset();
@@ -523,15 +532,8 @@ TEST_F(ServerTest, AHandlerCanShutDownItsServer) {
     auto other = connect(uri_of(*server));
     auto client = connect(uri_of(*server));
     client.send_text("stop");
-    for (auto* c : {&client, &other}) {
-        try {
-            c->recv();
-            FAIL() << "recv returned a message";
-        } catch (const ConnectionClosedOK& e) {
-            ASSERT_TRUE(e.received());
-            EXPECT_EQ(*e.received(), (Close{1001, "asked to stop"}));
-        }
-    }
+    for (auto* c : {&client, &other})
+        EXPECT_EQ(clean_close_received(*c), (Close{1001, "asked to stop"}));
     server.reset(); // joins the handler that called shutdown()
 }
 
@@ -576,13 +578,9 @@ TEST_F(ServerTest, ShutdownWithAnUnsendableCodeThrowsBeforeStoppingAnything) {
     later.send_text("still here");
     EXPECT_EQ(later.recv().data, "still here");
     server->shutdown();
-    try {
-        client.recv();
-        FAIL() << "recv returned a message";
-    } catch (const ConnectionClosedOK& e) {
-        ASSERT_TRUE(e.received());
-        EXPECT_EQ(e.received()->code, 1001);
-    }
+    const auto close = clean_close_received(client);
+    ASSERT_TRUE(close);
+    EXPECT_EQ(close->code, 1001);
 }
 
 TEST_F(ServerTest, ThrowingRequestHookGets500) {
